@@ -1,0 +1,3 @@
+from learnerledger.cli import main
+
+main()

@@ -1,0 +1,143 @@
+"""Settings: one declared table feeds the config file, the environment, CLI flags and the docs.
+
+Precedence, highest first: a CLI flag, the environment (``LEARNERLEDGER_<NAME>``), the config
+file (``learnerledger.toml`` in the working directory, or ``--config PATH``), the default.
+Secrets are never settings: they come from the environment or the encrypted store.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from learnerledger.errors import ConfigError
+
+__all__ = ["CONFIG_FILE", "SETTINGS", "Config", "Setting", "load_config"]
+
+CONFIG_FILE = "learnerledger.toml"
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    type: type = str
+
+    @property
+    def env(self) -> str:
+        return "LEARNERLEDGER_" + self.name.upper()
+
+    def parse(self, raw: Any, source: str) -> Any:
+        """Turn a raw value from a file, the environment or a flag into this setting's type."""
+        if self.type is bool:
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in {"1", "true", "yes", "on"}:
+                return True
+            if text in {"0", "false", "no", "off", ""}:
+                return False
+            raise ConfigError(self.name, source, f"{raw!r} is not true or false.")
+        if self.type is int:
+            if isinstance(raw, bool):
+                raise ConfigError(self.name, source, f"{raw!r} is not a whole number.")
+            try:
+                return int(raw)
+            except (TypeError, ValueError):
+                raise ConfigError(self.name, source, f"{raw!r} is not a whole number.") from None
+        if not isinstance(raw, str | int | float):
+            raise ConfigError(self.name, source, f"{raw!r} is not text.")
+        return str(raw)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "home",
+        ".learnerledger",
+        "Directory for local state: the SQLite database and the encryption key.",
+    ),
+    Setting(
+        "database_url",
+        "",
+        "SQLAlchemy URL of the store. Empty means SQLite in HOME/learnerledger.db; "
+        "a postgresql:// URL selects PostgreSQL.",
+    ),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Resolved settings, with where each value came from (for messages and ``status``)."""
+
+    values: Mapping[str, Any]
+    sources: Mapping[str, str]
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+    @property
+    def home(self) -> Path:
+        return Path(self.values["home"])
+
+    @property
+    def database_url(self) -> str:
+        url = str(self.values["database_url"])
+        if url:
+            return url
+        return f"sqlite:///{self.home / 'learnerledger.db'}"
+
+
+def load_config(
+    path: str | Path | None = None,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Resolve every declared setting. ``overrides`` are CLI flags (None means not given)."""
+    environ = os.environ if environ is None else environ
+    file_values: dict[str, Any] = {}
+    file_label = ""
+    file_path = Path(path) if path is not None else Path(CONFIG_FILE)
+    if file_path.exists():
+        file_label = str(file_path)
+        try:
+            file_values = tomllib.loads(file_path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                "config", file_label, f"the file cannot be read: {exc}.", fix="Fix its TOML syntax."
+            ) from None
+        unknown = sorted(set(file_values) - set(_BY_NAME))
+        if unknown:
+            raise ConfigError(
+                unknown[0],
+                file_label,
+                "no such setting.",
+                fix="Known settings: " + ", ".join(_BY_NAME) + ".",
+            )
+    elif path is not None:
+        raise ConfigError("config", str(path), "the file does not exist.")
+
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for setting in SETTINGS:
+        given = (overrides or {}).get(setting.name)
+        if given is not None:
+            values[setting.name] = setting.parse(given, "command line")
+            sources[setting.name] = "command line"
+        elif setting.env in environ:
+            values[setting.name] = setting.parse(environ[setting.env], setting.env)
+            sources[setting.name] = setting.env
+        elif setting.name in file_values:
+            values[setting.name] = setting.parse(file_values[setting.name], file_label)
+            sources[setting.name] = file_label
+        else:
+            values[setting.name] = setting.default
+            sources[setting.name] = "default"
+    return Config(values=values, sources=sources)
