@@ -1,0 +1,128 @@
+"""Fault injection: make the sandbox fail the way networks and busy APIs fail, on purpose.
+
+``POST /sandbox/faults`` sets the rules (``DELETE`` clears them, ``GET`` shows them)::
+
+    {"rules": [
+      {"kind": "status", "status": 500, "probability": 0.3, "seed": 1},
+      {"kind": "status", "status": 429, "count": 5, "retry_after": 2, "problem": "minute"},
+      {"kind": "drop", "seconds": 5, "count": 1, "method": "PUT", "path": "Contacts"},
+      {"kind": "delay", "seconds": 5, "count": 1},
+      {"kind": "corrupt", "count": 1}
+    ]}
+
+* ``status``: answer with that status instead of doing the work (500, 503 or 429 bursts);
+* ``drop``: do the work and commit it, then hold the answer for ``seconds``: a client that
+  gives up sooner has lost the response of a request that did happen;
+* ``delay``: hold the request for ``seconds`` before doing anything (a timeout before commit);
+* ``corrupt``: do the work, then make one record of the answer malformed.
+
+A rule fires for calls matching its ``method`` and ``path`` (a case-insensitive regular
+expression searched in the path after ``/api.xro/2.0``), either on the next ``count`` calls or
+with ``probability`` (drawn from a generator seeded with ``seed``, so runs repeat exactly).
+Every answer shaped by a fault carries ``X-Sandbox-Fault`` naming it.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["FaultRule", "Faults", "parse_rules"]
+
+KINDS = ("status", "drop", "delay", "corrupt")
+
+
+@dataclass
+class FaultRule:
+    kind: str
+    status: int = 500
+    probability: float | None = None
+    count: int | None = None
+    seed: int = 0
+    method: str | None = None
+    path: str | None = None
+    seconds: float = 0.0
+    retry_after: int = 1
+    problem: str = "minute"
+    _rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.method and self.method.upper() != method.upper():
+            return False
+        return not (self.path and not re.search(self.path, path, re.IGNORECASE))
+
+    def public(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if not k.startswith("_") and v is not None}
+
+
+def parse_rules(data: Any) -> list[FaultRule]:
+    """Rules from the JSON body; ValueError with a readable reason when they are unusable."""
+    if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
+        raise ValueError('Send {"rules": [...]}.')
+    rules: list[FaultRule] = []
+    for i, raw in enumerate(data["rules"]):
+        if not isinstance(raw, dict) or raw.get("kind") not in KINDS:
+            raise ValueError(f"rules[{i}].kind must be one of {', '.join(KINDS)}.")
+        try:
+            rule = FaultRule(
+                kind=str(raw["kind"]),
+                status=int(raw.get("status", 500)),
+                probability=None if raw.get("probability") is None else float(raw["probability"]),
+                count=None if raw.get("count") is None else int(raw["count"]),
+                seed=int(raw.get("seed", 0)),
+                method=raw.get("method"),
+                path=raw.get("path"),
+                seconds=float(raw.get("seconds", 0.0)),
+                retry_after=int(raw.get("retry_after", 1)),
+                problem=str(raw.get("problem", "minute")),
+            )
+        except (TypeError, ValueError):
+            raise ValueError(f"rules[{i}] has a value of the wrong type.") from None
+        if rule.probability is None and rule.count is None:
+            raise ValueError(f"rules[{i}] needs a count or a probability.")
+        if rule.probability is not None and not 0 <= rule.probability <= 1:
+            raise ValueError(f"rules[{i}].probability must be between 0 and 1.")
+        if rule.path:
+            try:
+                re.compile(rule.path)
+            except re.error:
+                raise ValueError(f"rules[{i}].path is not a regular expression.") from None
+        rule._rng.seed(rule.seed)
+        rules.append(rule)
+    return rules
+
+
+class Faults:
+    def __init__(self) -> None:
+        self._rules: list[FaultRule] = []
+        self._lock = threading.Lock()
+
+    def set(self, rules: list[FaultRule]) -> None:
+        with self._lock:
+            self._rules = rules
+
+    def clear(self) -> None:
+        self.set([])
+
+    def describe(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [r.public() for r in self._rules]
+
+    def fire(self, method: str, path: str) -> list[FaultRule]:
+        """The rules that fire for this call (counts are used up)."""
+        fired: list[FaultRule] = []
+        with self._lock:
+            for rule in self._rules:
+                if not rule.matches(method, path):
+                    continue
+                if rule.count is not None:
+                    if rule.count <= 0:
+                        continue
+                    rule.count -= 1
+                    fired.append(rule)
+                elif rule.probability is not None and rule._rng.random() < rule.probability:
+                    fired.append(rule)
+        return fired

@@ -1,0 +1,256 @@
+"""What a person does in Xero's web app, kept apart from the API under ``/sandbox/...``.
+
+Xero's API cannot merge contacts; people do it on Xero's Contacts screen. The sandbox offers
+that screen (alphabetical contact pages, a contact's page with a Merge form) and the same
+actions as JSON for scripts and tests, plus the sandbox's own controls: its clock, its
+organisations and the seed's ground truth. None of it needs a token: the sandbox listens on
+loopback only.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import sqlite3
+from typing import Any
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from learnerledger.sandbox.xero import contacts as contact_rules
+from learnerledger.sandbox.xero.clock import Clock
+from learnerledger.sandbox.xero.contacts import ContactQuery
+from learnerledger.sandbox.xero.faults import Faults, parse_rules
+from learnerledger.sandbox.xero.organisation import ensure_chart
+from learnerledger.sandbox.xero.store import SandboxStore
+from learnerledger.sandbox.xero.wire import json_response, parse_guid
+
+__all__ = ["MergeRefused", "WebApp", "merge"]
+
+_PAGE_SIZE = 100
+
+
+class MergeRefused(ValueError):
+    """Xero's Merge screen would not offer this merge; the message says why."""
+
+
+def merge(
+    conn: sqlite3.Connection, tenant_id: str, source_id: str, target_id: str, *, now_ms: int
+) -> contact_rules.ContactRow:
+    """Merge ``source_id`` into ``target_id`` as Xero's web app does: the source is archived and
+    its ``MergedToContactID`` names the target."""
+    try:
+        return contact_rules.merge_contacts(conn, tenant_id, source_id, target_id, now_ms=now_ms)
+    except ValueError as exc:
+        raise MergeRefused(str(exc)) from None
+
+
+def _page(title: str, body: str) -> HTMLResponse:
+    return HTMLResponse(
+        f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>{html.escape(title)} · Xero sandbox</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem}}
+table{{border-collapse:collapse}}
+td,th{{padding:.25rem .6rem;border-bottom:1px solid #ddd;text-align:left}}
+.archived{{color:#888}}.notice{{background:#fff3cd;padding:.5rem}}</style></head>
+<body><p><a href="/sandbox">Xero sandbox</a></p>{body}</body></html>"""
+    )
+
+
+class WebApp:
+    def __init__(self, store: SandboxStore, clock: Clock, faults: Faults) -> None:
+        self.store = store
+        self.clock = clock
+        self.faults = faults
+
+    # -- sandbox controls -------------------------------------------------------------------
+
+    async def clock_endpoint(self, request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                data = json.loads(await request.body() or b"{}")
+                seconds = float(data.get("advance_seconds", 0))
+                self.clock.advance(seconds)
+            except (ValueError, TypeError, AttributeError):
+                return json_response(
+                    {"error": 'Send {"advance_seconds": N} with N zero or more.'}, 400
+                )
+        return json_response({"now_ms": self.clock.now_ms(), "offset_seconds": self.clock.offset})
+
+    async def faults_endpoint(self, request: Request) -> Response:
+        if request.method == "DELETE":
+            self.faults.clear()
+        elif request.method == "POST":
+            try:
+                self.faults.set(parse_rules(json.loads(await request.body() or b"{}")))
+            except ValueError as exc:
+                return json_response({"error": str(exc)}, 400)
+        return json_response({"rules": self.faults.describe()})
+
+    async def organisations(self, request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                data = json.loads(await request.body() or b"{}")
+                name = str(data["Name"]).strip()
+            except (ValueError, KeyError, TypeError):
+                return json_response({"error": 'Send {"Name": "..."}.'}, 400)
+            if not name:
+                return json_response({"error": "Name must not be empty."}, 400)
+            now = self.clock.now_ms()
+            org = self.store.ensure_organisation(name, now_ms=now)
+            with self.store.tx() as conn:
+                ensure_chart(conn, org.tenant_id, now_ms=now)
+        orgs = self.store.organisations()
+        return json_response(
+            [{"tenantId": o.tenant_id, "name": o.name, "shortCode": o.short_code} for o in orgs]
+        )
+
+    async def truth(self, request: Request) -> Response:
+        tenant_id = request.path_params["tenant"]
+        with self.store.read() as conn:
+            rows = conn.execute(
+                "SELECT contact_id, person_ref, kind, variant FROM seed_truth WHERE tenant_id = ? "
+                "ORDER BY contact_id",
+                (tenant_id,),
+            ).fetchall()
+        return json_response([dict(r) for r in rows])
+
+    # -- the Contacts screen ----------------------------------------------------------------
+
+    async def index(self, request: Request) -> Response:
+        items = []
+        with self.store.read() as conn:
+            for org in self.store.organisations():
+                counts = contact_rules.count_contacts(conn, org.tenant_id)
+                items.append(
+                    f'<li><a href="/sandbox/organisations/{org.tenant_id}/contacts">'
+                    f"{html.escape(org.name)}</a> <code>{org.tenant_id}</code>: "
+                    f"{counts['ACTIVE']} active contacts, {counts['ARCHIVED']} archived</li>"
+                )
+        return _page(
+            "Organisations",
+            "<h1>Xero sandbox</h1><p>Organisations (what a person sees in Xero's web app):</p>"
+            f"<ul>{''.join(items)}</ul>",
+        )
+
+    async def contact_list(self, request: Request) -> Response:
+        tenant_id = request.path_params["tenant"]
+        org = self.store.organisation(tenant_id)
+        if org is None:
+            return _page("Not found", "<p>No such organisation.</p>")
+        try:
+            page = max(1, int(request.query_params.get("page", "1")))
+        except ValueError:
+            page = 1
+        term = request.query_params.get("q", "").strip()
+        query = ContactQuery(
+            page=page, page_size=_PAGE_SIZE, include_archived=True, search_term=term or None
+        )
+        with self.store.read() as conn:
+            rows, total = contact_rules.list_contacts(conn, tenant_id, query)
+        lines = []
+        for row in rows:
+            data = row.data
+            status = row.status if not row.merged_to else f"merged into {row.merged_to[:8]}…"
+            lines.append(
+                f'<tr class="{row.status.lower()}"><td><a href="/sandbox/organisations/'
+                f'{tenant_id}/contacts/{row.contact_id}">{html.escape(data.get("Name", ""))}</a>'
+                f"</td><td>{html.escape(data.get('ContactNumber', ''))}</td>"
+                f"<td>{html.escape(data.get('EmailAddress', ''))}</td><td>{status}</td></tr>"
+            )
+        pages = max(1, math.ceil(total / _PAGE_SIZE))
+        q = f"&q={quote(term)}" if term else ""
+        nav = " ".join(
+            f'<a href="?page={p}{q}">{p}</a>' if p != page else f"<b>{p}</b>"
+            for p in range(max(1, page - 5), min(pages, page + 5) + 1)
+        )
+        return _page(
+            f"{org.name}: contacts",
+            f"<h1>{html.escape(org.name)}: contacts</h1>"
+            f'<form><input name="q" value="{html.escape(term)}" placeholder="Search">'
+            f"<button>Search</button></form><p>{total} contacts, A to Z. Page {nav}</p>"
+            "<table><tr><th>Name</th><th>Contact code</th><th>Email</th><th>Status</th></tr>"
+            f"{''.join(lines)}</table>",
+        )
+
+    async def contact_page(self, request: Request) -> Response:
+        tenant_id = request.path_params["tenant"]
+        contact_id = parse_guid(request.path_params["contact"]) or ""
+        with self.store.read() as conn:
+            row = contact_rules.get_row(conn, tenant_id, contact_id)
+        if row is None:
+            return _page("Not found", "<p>No such contact.</p>")
+        notice = request.query_params.get("notice", "")
+        data = row.data
+        fields = "".join(
+            f"<tr><th>{k}</th><td>{html.escape(str(data[k]))}</td></tr>"
+            for k in (
+                "Name",
+                "FirstName",
+                "LastName",
+                "EmailAddress",
+                "ContactNumber",
+                "AccountNumber",
+            )
+            if data.get(k)
+        )
+        merged = (
+            f'<p>Merged into <a href="/sandbox/organisations/{tenant_id}/contacts/{row.merged_to}">'
+            f"{row.merged_to}</a>.</p>"
+            if row.merged_to
+            else ""
+        )
+        form = (
+            f'<h2>Merge</h2><form method="post" '
+            f'action="/sandbox/organisations/{tenant_id}/contacts/'
+            f'{row.contact_id}/merge"><p>Merge <b>{html.escape(data.get("Name", ""))}</b> into the '
+            'contact with ContactID <input name="target" size="40" required> '
+            "<button>Merge</button></p><p>This contact will be archived and everything it holds "
+            "will belong to the other contact.</p></form>"
+            if row.status == "ACTIVE"
+            else ""
+        )
+        warn = f'<p class="notice">{html.escape(notice)}</p>' if notice else ""
+        return _page(
+            data.get("Name", ""),
+            f"<h1>{html.escape(data.get('Name', ''))}</h1>{warn}<p>ContactID "
+            f"<code>{row.contact_id}</code>, {row.status.lower()}</p>{merged}"
+            f"<table>{fields}</table>{form}",
+        )
+
+    async def merge_endpoint(self, request: Request) -> Response:
+        tenant_id = request.path_params["tenant"]
+        source = parse_guid(request.path_params["contact"]) or request.path_params["contact"]
+        is_form = request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")
+        )
+        if is_form:
+            target_raw = str((await request.form()).get("target", ""))
+        else:
+            try:
+                target_raw = str(
+                    json.loads(await request.body() or b"{}").get("TargetContactID", "")
+                )
+            except (ValueError, AttributeError):
+                target_raw = ""
+        target = parse_guid(target_raw) or target_raw.strip()
+        try:
+            with self.store.tx() as conn:
+                row = merge(conn, tenant_id, source, target, now_ms=self.clock.now_ms())
+        except MergeRefused as exc:
+            if is_form:
+                return RedirectResponse(
+                    f"/sandbox/organisations/{tenant_id}/contacts/{source}?notice={quote(str(exc))}",
+                    303,
+                )
+            return json_response({"error": str(exc)}, 400)
+        if is_form:
+            return RedirectResponse(f"/sandbox/organisations/{tenant_id}/contacts/{source}", 303)
+        result: dict[str, Any] = {
+            "ContactID": row.contact_id,
+            "ContactStatus": row.status,
+            "MergedToContactID": row.merged_to,
+        }
+        return json_response(result)
