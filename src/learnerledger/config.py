@@ -16,7 +16,7 @@ from typing import Any
 
 from learnerledger.errors import ConfigError
 
-__all__ = ["CONFIG_FILE", "SETTINGS", "Config", "Setting", "load_config"]
+__all__ = ["CONFIG_FILE", "SETTINGS", "Config", "Setting", "load_config", "settings_rows"]
 
 CONFIG_FILE = "learnerledger.toml"
 
@@ -70,6 +70,11 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def settings_rows() -> list[str]:
+    """docs/settings.md's table rows, one per setting (a test keeps the docs in step)."""
+    return [f"| `{s.name}` | `{s.env}` | `{s.default!r}` | {s.help} |" for s in SETTINGS]
 
 
 @dataclass(frozen=True)
