@@ -112,6 +112,8 @@ def test_guid_comparisons(people: tuple[httpx.Client, dict[str, str]]) -> None:
         ("Name ~ 1", "Syntax error '~'"),
         ('ContactID==Guid("nope")', "Guid should contain 32 digits"),
         ("UpdatedDateUTC > DateTime(2020, 13, 1)", "un-representable DateTime"),
+        ("Name==Guid(", "')' expected"),
+        ("Name.Contains(", "Expression expected"),
     ],
 )
 def test_bad_where_is_a_query_parse_exception(

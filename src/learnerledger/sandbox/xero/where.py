@@ -129,7 +129,8 @@ class _Parser:
 
     def take(self) -> _Tok:
         tok = self.toks[self.pos]
-        self.pos += 1
+        if tok.kind != "end":  # the end token is never passed, however often it is asked for
+            self.pos += 1
         return tok
 
     def expect(self, op: str) -> None:
