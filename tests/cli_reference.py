@@ -31,7 +31,9 @@ def render() -> str:
     runner = CliRunner()
     parts = [HEADER]
     for path in walk(main):
-        result = runner.invoke(main, [*path, "--help"], prog_name="learnerledger", terminal_width=100)
+        result = runner.invoke(
+            main, [*path, "--help"], prog_name="learnerledger", terminal_width=100
+        )
         title = " ".join(("learnerledger", *path))
         parts.append(f"\n## `{title}`\n\n```text\n{result.output.rstrip()}\n```\n")
     return "".join(parts)

@@ -65,6 +65,6 @@ def test_bad_values_name_the_setting_and_source(tmp_path: Path) -> None:
 def test_every_setting_is_documented() -> None:
     text = (ROOT / "docs" / "settings.md").read_text(encoding="utf-8")
     missing = [row for row in settings_rows() if row not in text]
-    assert not missing, "docs/settings.md lacks (or has an old version of) these rows:\n" + "\n".join(
-        missing
+    assert not missing, (
+        "docs/settings.md lacks (or has an old version of) these rows:\n" + "\n".join(missing)
     )

@@ -49,8 +49,17 @@ def test_demo_keeps_serving_until_stopped(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_demo_command_exits_zero(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "learnerledger", "--home", str(tmp_path / "state"), "demo",
-         "--no-serve", "--port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "learnerledger",
+            "--home",
+            str(tmp_path / "state"),
+            "demo",
+            "--no-serve",
+            "--port",
+            "0",
+        ],
         capture_output=True,
         text=True,
         timeout=300,

@@ -42,8 +42,7 @@ def test_every_command_is_explained_in_a_guide() -> None:
         for path in walk(main)
         if path
         and (
-            not isinstance(_command(path), click.Group)
-            or _command(path).invoke_without_command  # type: ignore[attr-defined]
+            not isinstance(_command(path), click.Group) or _command(path).invoke_without_command  # type: ignore[attr-defined]
         )
     ]
     missing = [
@@ -60,7 +59,7 @@ def test_every_option_is_explained_in_a_guide() -> None:
     for path in walk(main):
         for param in _command(path).params:
             for opt in getattr(param, "opts", []):
-                if opt.startswith("--") and opt not in ("--help", "--version"):
-                    if not re.search(re.escape(opt) + r"\b", text):
-                        missing.append(f"{' '.join(path) or 'learnerledger'} {opt}")
+                documented = re.search(re.escape(opt) + r"\b", text)
+                if opt.startswith("--") and opt not in ("--help", "--version") and not documented:
+                    missing.append(f"{' '.join(path) or 'learnerledger'} {opt}")
     assert not missing, f"options no guide mentions: {missing}"

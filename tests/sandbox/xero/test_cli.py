@@ -33,8 +33,20 @@ def _free_port() -> int:
 def _serving(db: Path, *extra: str) -> Iterator[str]:
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "learnerledger", "sandbox", "xero", "--port", str(port),
-         "--db", str(db), "--client", "cli-app:cli-secret", *extra],
+        [
+            sys.executable,
+            "-m",
+            "learnerledger",
+            "sandbox",
+            "xero",
+            "--port",
+            str(port),
+            "--db",
+            str(db),
+            "--client",
+            "cli-app:cli-secret",
+            *extra,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -60,7 +72,8 @@ def _serving(db: Path, *extra: str) -> Iterator[str]:
 
 def _client(url: str) -> httpx.Client:
     token = httpx.post(
-        url + "/connect/token", data={"grant_type": "client_credentials"},
+        url + "/connect/token",
+        data={"grant_type": "client_credentials"},
         auth=("cli-app", "cli-secret"),
     ).json()["access_token"]
     return httpx.Client(
