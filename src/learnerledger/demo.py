@@ -59,7 +59,10 @@ def run_demo(
         if serve:
             echo("")
             echo(f"The sandbox keeps running at {server.url}/sandbox. Press Ctrl-C to stop.")
-            (stop or threading.Event()).wait()
+            try:
+                (stop or threading.Event()).wait()
+            except KeyboardInterrupt:
+                echo("Stopped.")
         return result
     finally:
         server.stop()
