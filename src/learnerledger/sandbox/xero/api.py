@@ -25,6 +25,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 
 from learnerledger.sandbox.xero import contacts as contact_rules
+from learnerledger.sandbox.xero import documents
 from learnerledger.sandbox.xero.clock import Clock
 from learnerledger.sandbox.xero.contacts import ContactQuery
 from learnerledger.sandbox.xero.errors import (
@@ -111,6 +112,10 @@ class AccountingApi:
         self.add("GET", r"/Organisation", get_organisation, _SETTINGS_READ + _CONTACTS_READ)
         self.add("GET", r"/Accounts", get_accounts, _SETTINGS_READ)
         self.add("GET", r"/Accounts/([^/]+)", get_account, _SETTINGS_READ)
+        # Imported here: the document endpoints build on this module's Call and helpers.
+        from learnerledger.sandbox.xero.document_api import register
+
+        register(self)
 
     def add(self, method: str, path: str, handler: Handler, scopes: tuple[str, ...]) -> None:
         """Register an endpoint (paths match case-insensitively, as Xero's do)."""
@@ -344,25 +349,27 @@ def _run(handler: Handler, call: Call) -> Response:
 # -- query parameters -----------------------------------------------------------------------
 
 
-def _int_param(call: Call, name: str) -> int | None:
+def int_param(call: Call, name: str) -> int | None:
+    """An integer query parameter; like .NET's Int32, it refuses what does not fit 32 bits."""
     raw = call.params.get(name.lower())
     if raw is None or raw == "":
         return None
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
-        raise ApiError(
-            api_exception(QUERY_PARSE, f"The value '{raw}' is not valid for {name}.")
-        ) from None
+        value = None
+    if value is None or not -(2**31) <= value < 2**31:
+        raise ApiError(api_exception(QUERY_PARSE, f"The value '{raw}' is not valid for {name}."))
+    return value
 
 
-def _modified_since(call: Call) -> int | None:
+def modified_since(call: Call) -> int | None:
     raw = call.headers.get("if-modified-since")
     # An unreadable date is ignored, as HTTP says a server should.
     return parse_http_datetime(raw) if raw else None
 
 
-def _pagination(page: int, page_size: int, total: int) -> dict[str, int]:
+def pagination(page: int, page_size: int, total: int) -> dict[str, int]:
     return {
         "page": page,
         "pageSize": page_size,
@@ -374,40 +381,67 @@ def _pagination(page: int, page_size: int, total: int) -> dict[str, int]:
 # -- contacts -------------------------------------------------------------------------------
 
 
-def get_contacts(call: Call) -> Response:
-    page = _int_param(call, "page")
+def page_params(call: Call) -> tuple[int | None, int]:
+    """``page`` (None when the call is unpaged) and the page size: ``pageSize`` up to 1,000 on
+    paged calls, 100 otherwise."""
+    page = int_param(call, "page")
     if page is not None and page < 1:
         page = 1
-    asked_size = _int_param(call, "pageSize")
+    asked_size = int_param(call, "pageSize")
     page_size = DEFAULT_PAGE_SIZE if asked_size is None else asked_size
     if page_size < 1:
         raise ApiError(api_exception(QUERY_PARSE, "pageSize must be a number greater than 0."))
-    page_size = min(page_size, MAX_PAGE_SIZE)
-    ids: list[str] | None = None
-    if call.params.get("ids"):
-        ids = []
-        for raw in call.params["ids"].split(","):
-            guid = parse_guid(raw)
-            if guid is None:
-                raise ApiError(api_exception(QUERY_PARSE, f"'{raw.strip()}' is not a valid GUID."))
-            ids.append(guid)
+    return page, min(page_size, MAX_PAGE_SIZE) if page is not None else DEFAULT_PAGE_SIZE
+
+
+def guid_list_param(call: Call, name: str) -> list[str] | None:
+    """A comma-separated list of GUIDs (``IDs``, ``ContactIDs``), or None when not sent."""
+    if not call.params.get(name.lower()):
+        return None
+    ids = []
+    for raw in call.params[name.lower()].split(","):
+        guid = parse_guid(raw)
+        if guid is None:
+            raise ApiError(api_exception(QUERY_PARSE, f"'{raw.strip()}' is not a valid GUID."))
+        ids.append(guid)
+    return ids
+
+
+def get_contacts(call: Call) -> Response:
+    page, page_size = page_params(call)
     query = ContactQuery(
         where=call.params.get("where") or None,
         order=call.params.get("order") or None,
-        ids=ids,
+        ids=guid_list_param(call, "IDs"),
         page=page,
-        page_size=page_size if page is not None else DEFAULT_PAGE_SIZE,
+        page_size=page_size,
         include_archived=call.flag("includeArchived"),
         search_term=call.params.get("searchterm") or None,
-        modified_since_ms=_modified_since(call),
+        modified_since_ms=modified_since(call),
     )
     summary = call.flag("summaryOnly")
     with call.store.read() as conn:
         rows, total = contact_rules.list_contacts(conn, call.tenant_id, query)
-    items = [contact_rules.render(row, extended=page is not None, summary=summary) for row in rows]
+        # Balances come with the fields only paged reads show; summaryOnly leaves them out.
+        owed = (
+            documents.balances(
+                conn,
+                call.tenant_id,
+                [row.contact_id for row in rows],
+                today=documents.org_today(call.now_ms),
+            )
+            if page is not None and not summary
+            else {}
+        )
+    items = [
+        contact_rules.render(
+            row, extended=page is not None, summary=summary, balances=owed.get(row.contact_id)
+        )
+        for row in rows
+    ]
     body = call.envelope("Contacts", items)
     if page is not None:
-        body = {**body, "pagination": _pagination(page, page_size, total)}
+        body = {**body, "pagination": pagination(page, page_size, total)}
         body = {
             k: body[k]
             for k in ("Id", "Status", "ProviderName", "DateTimeUTC", "pagination", "Contacts")
@@ -418,9 +452,13 @@ def get_contacts(call: Call) -> Response:
 def get_contact(call: Call) -> Response:
     with call.store.read() as conn:
         row = contact_rules.contact_by_id_or_number(conn, call.tenant_id, call.path_args[0])
-    if row is None:
-        return not_found()
-    return json_response(call.envelope("Contacts", [contact_rules.render(row, extended=True)]))
+        if row is None:
+            return not_found()
+        owed = documents.balances(
+            conn, call.tenant_id, [row.contact_id], today=documents.org_today(call.now_ms)
+        )
+    item = contact_rules.render(row, extended=True, balances=owed[row.contact_id])
+    return json_response(call.envelope("Contacts", [item]))
 
 
 def _write_contacts(call: Call, mode: str, target_id: str | None = None) -> Response:
@@ -520,7 +558,7 @@ def get_accounts(call: Call) -> Response:
             where_sql=where_sql,
             params=params,
             order=order,
-            modified_since_ms=_modified_since(call),
+            modified_since_ms=modified_since(call),
         )
     return json_response(call.envelope("Accounts", items))
 

@@ -16,6 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from learnerledger.sandbox.xero.deserialise import (
+    as_bool,
+    as_enum,
+    as_guid,
+    as_list,
+    as_object,
+    as_text,
+    load_body,
+    type_error,
+)
 from learnerledger.sandbox.xero.errors import post_data_invalid
 from learnerledger.sandbox.xero.where import Field, compile_order, compile_where
 from learnerledger.sandbox.xero.wire import ms_date, parse_guid
@@ -127,89 +137,6 @@ _EMAIL = re.compile(
 # -- deserialisation: the whole request fails on a value of the wrong type --------------------
 
 
-def _type_error(value: Any, type_name: str, path: str) -> Exception:
-    if isinstance(value, dict | list):
-        char = "{" if isinstance(value, dict) else "["
-        return post_data_invalid(
-            f"Unexpected character encountered while parsing value: {char}. Path '{path}'."
-        )
-    shown = json.dumps(value, ensure_ascii=False)
-    return post_data_invalid(
-        f"Error converting value {shown} to type '{type_name}'. Path '{path}'."
-    )
-
-
-def _as_text(value: Any, path: str) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "True" if value else "False"  # .NET's rendering of a boolean as text
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    raise _type_error(value, "System.String", path)
-
-
-def _as_bool(value: Any, path: str) -> bool | None:
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    if isinstance(value, int):
-        return value != 0
-    if isinstance(value, str):
-        raise post_data_invalid(f"Could not convert string to boolean: {value}. Path '{path}'.")
-    raise _type_error(value, "System.Boolean", path)
-
-
-def _as_enum(value: Any, allowed: tuple[str, ...], type_name: str, path: str) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        for option in allowed:
-            if option.lower() == value.strip().lower():
-                return option
-    raise _type_error(value, type_name, path)
-
-
-def _as_guid(value: Any, path: str) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        if not value.strip():
-            return None
-        guid = parse_guid(value)
-        if guid is not None:
-            return guid
-    raise _type_error(value, "System.Guid", path)
-
-
-def _as_list(value: Any, item_type: str, path: str) -> list[Any] | None:
-    if value is None:
-        return None
-    if isinstance(value, list):
-        return value
-    kind = "object" if isinstance(value, dict) else "value"
-    raise post_data_invalid(
-        f"Cannot deserialize the current JSON {kind} into type 'List<{item_type}>' because the "
-        f"type requires a JSON array to deserialize correctly. Path '{path}'."
-    )
-
-
-def _as_object(value: Any, type_name: str, path: str) -> dict[str, Any]:
-    if isinstance(value, dict):
-        return value
-    if isinstance(value, list):
-        raise post_data_invalid(
-            f"Cannot deserialize the current JSON array into type '{type_name}' because the "
-            f"type requires a JSON object to deserialize correctly. Path '{path}'."
-        )
-    raise _type_error(value, type_name, path)
-
-
 @dataclass
 class Submitted:
     """One contact of a write request, after deserialisation. ``fields`` holds only what was
@@ -244,19 +171,19 @@ def _parse_sub_list(
     types: tuple[str, ...],
     limits: dict[str, int],
 ) -> list[dict[str, Any]] | None:
-    items = _as_list(raw, item_type, path)
+    items = as_list(raw, item_type, path)
     if items is None:
         return None
     out: list[dict[str, Any]] = []
     for i, item in enumerate(items):
         ipath = f"{path}[{i}]"
-        obj = _as_object(item, item_type, ipath)
+        obj = as_object(item, item_type, ipath)
         clean: dict[str, Any] = {}
-        kind = _as_enum(obj.get(type_key), types, f"{item_type}Type", f"{ipath}.{type_key}")
+        kind = as_enum(obj.get(type_key), types, f"{item_type}Type", f"{ipath}.{type_key}")
         if kind is not None:
             clean[type_key] = kind
         for name in limits:
-            text = _as_text(obj.get(name), f"{ipath}.{name}")
+            text = as_text(obj.get(name), f"{ipath}.{name}")
             if text is not None:
                 clean[name] = text
         out.append(clean)
@@ -264,15 +191,15 @@ def _parse_sub_list(
 
 
 def parse_contact(raw: Any, path: str) -> Submitted:
-    obj = _as_object(raw, "Contact", path)
+    obj = as_object(raw, "Contact", path)
     fields: dict[str, Any] = {}
-    contact_id = _as_guid(obj.get("ContactID"), f"{path}.ContactID")
+    contact_id = as_guid(obj.get("ContactID"), f"{path}.ContactID")
     for name in STRING_FIELDS:
         if name in obj:
-            text = _as_text(obj[name], f"{path}.{name}")
+            text = as_text(obj[name], f"{path}.{name}")
             if text is not None:
                 fields[name] = text
-    status = _as_enum(
+    status = as_enum(
         obj.get("ContactStatus"), CONTACT_STATUSES, "ContactStatus", f"{path}.ContactStatus"
     )
     if status is not None:
@@ -292,54 +219,40 @@ def parse_contact(raw: Any, path: str) -> Submitted:
     )
     if phones is not None:
         fields["Phones"] = phones
-    persons_raw = _as_list(obj.get("ContactPersons"), "ContactPerson", f"{path}.ContactPersons")
+    persons_raw = as_list(obj.get("ContactPersons"), "ContactPerson", f"{path}.ContactPersons")
     if persons_raw is not None:
         persons: list[dict[str, Any]] = []
         for i, item in enumerate(persons_raw):
             ppath = f"{path}.ContactPersons[{i}]"
-            person_obj = _as_object(item, "ContactPerson", ppath)
+            person_obj = as_object(item, "ContactPerson", ppath)
             person: dict[str, Any] = {}
             for name in PERSON_FIELDS:
-                text = _as_text(person_obj.get(name), f"{ppath}.{name}")
+                text = as_text(person_obj.get(name), f"{ppath}.{name}")
                 if text is not None:
                     person[name] = text
-            include = _as_bool(person_obj.get("IncludeInEmails"), f"{ppath}.IncludeInEmails")
+            include = as_bool(person_obj.get("IncludeInEmails"), f"{ppath}.IncludeInEmails")
             person["IncludeInEmails"] = bool(include)
             persons.append(person)
         fields["ContactPersons"] = persons
     for name in _READ_ONLY:
         if name in ("IsSupplier", "IsCustomer", "HasValidationErrors", "HasAttachments"):
-            _as_bool(obj.get(name), f"{path}.{name}")  # still type-checked, then ignored
+            as_bool(obj.get(name), f"{path}.{name}")  # still type-checked, then ignored
     return Submitted(fields=fields, contact_id=contact_id)
 
 
 def parse_body(body: bytes) -> list[Submitted]:
     """Deserialise a Contacts write body: ``{"Contacts": [...]}`` or one contact object."""
-    if not body.strip():
-        raise post_data_invalid(MESSAGES["no_data"])
-    try:
-        data = json.loads(body)
-    except UnicodeDecodeError:
-        raise post_data_invalid("The request body is not valid UTF-8 text.") from None
-    except json.JSONDecodeError as exc:
-        raise post_data_invalid(
-            f"Unexpected character encountered while parsing value: "
-            f"{_char_at(exc)}. Path '', line {exc.lineno}, position {exc.colno}."
-        ) from None
+    data = load_body(body, MESSAGES["no_data"])
     if not isinstance(data, dict):
-        raise _type_error(data, "Contacts", "")
+        raise type_error(data, "Contacts", "")
     if "Contacts" in data:
-        items = _as_list(data["Contacts"], "Contact", "Contacts") or []
+        items = as_list(data["Contacts"], "Contact", "Contacts") or []
         parsed = [parse_contact(item, f"Contacts[{i}]") for i, item in enumerate(items)]
     else:
         parsed = [parse_contact(data, "")]
     if not parsed:
         raise post_data_invalid(MESSAGES["no_data"])
     return parsed
-
-
-def _char_at(exc: json.JSONDecodeError) -> str:
-    return exc.doc[exc.pos] if 0 <= exc.pos < len(exc.doc) else "<end>"
 
 
 # -- keys and rows -------------------------------------------------------------------------

@@ -15,7 +15,13 @@ from typing import Any
 from learnerledger.sandbox.xero.store import Organisation
 from learnerledger.sandbox.xero.wire import ms_date, ms_date_plain
 
-__all__ = ["STANDARD_CHART", "ensure_chart", "list_accounts", "render_organisation"]
+__all__ = [
+    "STANDARD_CHART",
+    "ensure_chart",
+    "find_account",
+    "list_accounts",
+    "render_organisation",
+]
 
 _ACCOUNT_NAMESPACE = uuid.UUID("0b5e7d2c-4f61-4a8e-9d3b-7c2a1e5f9b04")
 
@@ -136,6 +142,28 @@ def list_accounts(
         data["UpdatedDateUTC"] = ms_date(row["updated_ms"])
         out.append(data)
     return out
+
+
+def find_account(
+    conn: sqlite3.Connection,
+    tenant_id: str,
+    *,
+    code: str | None = None,
+    account_id: str | None = None,
+) -> dict[str, Any] | None:
+    """An account of the organisation by its code or its AccountID (codes match exactly)."""
+    if account_id is not None:
+        row = conn.execute(
+            "SELECT data FROM accounts WHERE tenant_id = ? AND account_id = ?",
+            (tenant_id, account_id),
+        ).fetchone()
+    elif code is not None:
+        row = conn.execute(
+            "SELECT data FROM accounts WHERE tenant_id = ? AND code = ?", (tenant_id, code)
+        ).fetchone()
+    else:
+        return None
+    return None if row is None else dict(json.loads(row["data"]))
 
 
 def render_organisation(org: Organisation) -> dict[str, Any]:

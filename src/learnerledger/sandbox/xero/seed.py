@@ -1,6 +1,8 @@
 """``learnerledger sandbox xero seed``: the demo organisation's legacy contacts, written straight
 into the sandbox's database (as if typed into Xero over the years), with the ground truth of
-who each contact really is kept apart in ``seed_truth`` for measuring duplicate detection."""
+who each contact really is kept apart in ``seed_truth`` for measuring duplicate detection, and
+three years of their invoices, credit notes, payments, prepayments and overpayments
+(``seed_documents``)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from datetime import date
 
 from learnerledger.sandbox.seed import demo_people, legacy_contacts
 from learnerledger.sandbox.xero.contacts import insert_contact
+from learnerledger.sandbox.xero.seed_documents import seed_documents
 from learnerledger.sandbox.xero.store import DEFAULT_TENANT_ID, SandboxStore
 
 __all__ = ["SEED_TODAY", "SeedReport", "seed_organisation"]
@@ -25,6 +28,8 @@ class SeedReport:
     contacts: int
     archived: int
     employers: int
+    documents: int = 0  # invoices, credit notes, prepayments and overpayments
+    payments: int = 0
 
 
 class SeedConflict(Exception):
@@ -43,6 +48,7 @@ def seed_organisation(
     tenant_id: str = DEFAULT_TENANT_ID,
     replace: bool = False,
     today: date = SEED_TODAY,
+    documents: bool = True,
 ) -> SeedReport:
     people = demo_people(seed, scale, today=today)
     legacy = legacy_contacts(people, seed, today=today)
@@ -55,6 +61,8 @@ def seed_organisation(
                 f"The organisation already holds {existing} contacts. Seed a new --db, or pass "
                 "--replace to delete them first."
             )
+        for table in ("allocations", "payments", "bank_transactions", "documents", "sequences"):
+            conn.execute(f"DELETE FROM {table} WHERE tenant_id = ?", (tenant_id,))
         conn.execute("DELETE FROM contacts WHERE tenant_id = ?", (tenant_id,))
         conn.execute("DELETE FROM seed_truth WHERE tenant_id = ?", (tenant_id,))
         for item in legacy:
@@ -71,10 +79,26 @@ def seed_organisation(
                 "VALUES (?, ?, ?, ?, ?)",
                 (tenant_id, contact_id, item.person_ref, item.kind, item.variant),
             )
+        if documents:
+            seed_documents(
+                conn,
+                tenant_id,
+                legacy,
+                contact_id_for=lambda key: contact_id_for(seed, key),
+                seed=seed,
+                today=today,
+            )
+        made = conn.execute(
+            "SELECT (SELECT count(*) FROM documents WHERE tenant_id = ?), "
+            "(SELECT count(*) FROM payments WHERE tenant_id = ?)",
+            (tenant_id, tenant_id),
+        ).fetchone()
     return SeedReport(
         tenant_id=tenant_id,
         people=len(people),
         contacts=len(legacy),
         archived=sum(1 for c in legacy if c.contact.get("ContactStatus") == "ARCHIVED"),
         employers=sum(1 for c in legacy if c.kind == "employer"),
+        documents=made[0],
+        payments=made[1],
     )

@@ -127,6 +127,96 @@ CREATE TABLE IF NOT EXISTS seed_truth (
     variant TEXT NOT NULL,
     PRIMARY KEY (tenant_id, contact_id)
 );
+-- Invoices, credit notes, prepayments and overpayments. Money columns hold cents; amount_due
+-- is the invoice's AmountDue or the credit's RemainingCredit. The document itself is kept as
+-- Xero's JSON (Decimal amounts as JSON numbers) in three parts, so that a page of documents is
+-- answered by joining text: data (the fields), lines (LineItems, unit amounts to 2 decimals;
+-- lines4 holds them to 4 when that differs) and applied (Payments, CreditNotes, Allocations...).
+CREATE TABLE IF NOT EXISTS documents (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id TEXT NOT NULL REFERENCES organisations(tenant_id),
+    doc_id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL CHECK (kind IN ('invoice', 'creditnote', 'prepayment', 'overpayment')),
+    type TEXT NOT NULL,
+    number TEXT,
+    number_key TEXT,
+    reference TEXT,
+    contact_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    date_ms INTEGER NOT NULL,
+    due_date_ms INTEGER,
+    total INTEGER NOT NULL,
+    amount_due INTEGER NOT NULL,
+    amount_paid INTEGER NOT NULL,
+    amount_credited INTEGER NOT NULL,
+    created_by TEXT,
+    updated_ms INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    lines TEXT NOT NULL,
+    lines4 TEXT,
+    applied TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS documents_kind ON documents (tenant_id, kind);
+CREATE INDEX IF NOT EXISTS documents_contact ON documents (tenant_id, contact_id, kind, status);
+CREATE INDEX IF NOT EXISTS documents_updated ON documents (tenant_id, kind, updated_ms);
+CREATE INDEX IF NOT EXISTS documents_date ON documents (tenant_id, kind, date_ms);
+CREATE INDEX IF NOT EXISTS documents_status ON documents (tenant_id, kind, status);
+CREATE INDEX IF NOT EXISTS documents_number ON documents (tenant_id, kind, number_key);
+-- Payments of invoices and refunds of credits; doc_id is the document paid or refunded.
+CREATE TABLE IF NOT EXISTS payments (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id TEXT NOT NULL REFERENCES organisations(tenant_id),
+    payment_id TEXT NOT NULL UNIQUE,
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id),
+    status TEXT NOT NULL,
+    payment_type TEXT NOT NULL,
+    date_ms INTEGER NOT NULL,
+    amount INTEGER NOT NULL,
+    reconciled INTEGER NOT NULL DEFAULT 0,
+    updated_ms INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS payments_tenant ON payments (tenant_id);
+CREATE INDEX IF NOT EXISTS payments_doc ON payments (doc_id, status);
+CREATE INDEX IF NOT EXISTS payments_updated ON payments (tenant_id, updated_ms);
+CREATE INDEX IF NOT EXISTS payments_date ON payments (tenant_id, date_ms);
+-- A credit (credit note, prepayment, overpayment) applied to an invoice.
+CREATE TABLE IF NOT EXISTS allocations (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id TEXT NOT NULL REFERENCES organisations(tenant_id),
+    allocation_id TEXT NOT NULL UNIQUE,
+    credit_id TEXT NOT NULL REFERENCES documents(doc_id),
+    invoice_id TEXT NOT NULL REFERENCES documents(doc_id),
+    amount INTEGER NOT NULL,
+    date_ms INTEGER NOT NULL,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    created_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS allocations_credit ON allocations (credit_id, deleted);
+CREATE INDEX IF NOT EXISTS allocations_invoice ON allocations (invoice_id, deleted);
+CREATE TABLE IF NOT EXISTS bank_transactions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id TEXT NOT NULL REFERENCES organisations(tenant_id),
+    bank_transaction_id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    contact_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    date_ms INTEGER NOT NULL,
+    total INTEGER NOT NULL,
+    doc_id TEXT,
+    updated_ms INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS bank_transactions_tenant ON bank_transactions (tenant_id);
+CREATE INDEX IF NOT EXISTS bank_transactions_updated ON bank_transactions (tenant_id, updated_ms);
+CREATE INDEX IF NOT EXISTS bank_transactions_contact ON bank_transactions (tenant_id, contact_id);
+-- The organisation's next automatic numbers (INV-0001, CN-0001).
+CREATE TABLE IF NOT EXISTS sequences (
+    tenant_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    next INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, name)
+);
 """
 
 SCHEMA_VERSION = 1

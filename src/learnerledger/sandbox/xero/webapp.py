@@ -20,12 +20,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from learnerledger.sandbox.xero import contacts as contact_rules
+from learnerledger.sandbox.xero import documents
 from learnerledger.sandbox.xero.clock import Clock
 from learnerledger.sandbox.xero.contacts import ContactQuery
 from learnerledger.sandbox.xero.faults import Faults, parse_rules
+from learnerledger.sandbox.xero.money import from_cents
 from learnerledger.sandbox.xero.organisation import ensure_chart
 from learnerledger.sandbox.xero.store import SandboxStore
-from learnerledger.sandbox.xero.wire import json_response, parse_guid
+from learnerledger.sandbox.xero.wire import date_of_ms, json_response, parse_guid
 
 __all__ = ["MergeRefused", "WebApp", "merge"]
 
@@ -39,12 +41,15 @@ class MergeRefused(ValueError):
 def merge(
     conn: sqlite3.Connection, tenant_id: str, source_id: str, target_id: str, *, now_ms: int
 ) -> contact_rules.ContactRow:
-    """Merge ``source_id`` into ``target_id`` as Xero's web app does: the source is archived and
-    its ``MergedToContactID`` names the target."""
+    """Merge ``source_id`` into ``target_id`` as Xero's web app does: the source is archived, its
+    ``MergedToContactID`` names the target, and every document it had (paid or not, with its
+    payments and allocations) now belongs to the target."""
     try:
-        return contact_rules.merge_contacts(conn, tenant_id, source_id, target_id, now_ms=now_ms)
+        row = contact_rules.merge_contacts(conn, tenant_id, source_id, target_id, now_ms=now_ms)
     except ValueError as exc:
         raise MergeRefused(str(exc)) from None
+    documents.move_documents(conn, tenant_id, row.contact_id, target_id)
+    return row
 
 
 def _page(title: str, body: str) -> HTMLResponse:
@@ -56,6 +61,26 @@ table{{border-collapse:collapse}}
 td,th{{padding:.25rem .6rem;border-bottom:1px solid #ddd;text-align:left}}
 .archived{{color:#888}}.notice{{background:#fff3cd;padding:.5rem}}</style></head>
 <body><p><a href="/sandbox">Xero sandbox</a></p>{body}</body></html>"""
+    )
+
+
+def _documents_table(held: list[documents.DocRow]) -> str:
+    """A contact's invoices, credit notes, prepayments and overpayments, oldest first."""
+    if not held:
+        return "<h2>Documents</h2><p>No invoices, credit notes, prepayments or overpayments.</p>"
+    lines = []
+    for doc in held:
+        kind = documents.KINDS[doc.kind]
+        lines.append(
+            f"<tr><td>{kind.label}</td><td>{html.escape(doc.type)}</td>"
+            f"<td>{html.escape(doc.number or '')}</td>"
+            f"<td>{date_of_ms(doc.date_ms).isoformat()}</td><td>{doc.status}</td>"
+            f"<td>{from_cents(doc.total)}</td><td>{from_cents(doc.amount_due)}</td></tr>"
+        )
+    return (
+        f"<h2>Documents</h2><p>{len(held)} documents.</p><table><tr><th>Document</th>"
+        "<th>Type</th><th>Number</th><th>Date</th><th>Status</th><th>Total</th>"
+        f"<th>Due or remaining</th></tr>{''.join(lines)}</table>"
     )
 
 
@@ -180,6 +205,7 @@ class WebApp:
         contact_id = parse_guid(request.path_params["contact"]) or ""
         with self.store.read() as conn:
             row = contact_rules.get_row(conn, tenant_id, contact_id)
+            held = documents.documents_of_contact(conn, tenant_id, contact_id)
         if row is None:
             return _page("Not found", "<p>No such contact.</p>")
         notice = request.query_params.get("notice", "")
@@ -217,7 +243,7 @@ class WebApp:
             data.get("Name", ""),
             f"<h1>{html.escape(data.get('Name', ''))}</h1>{warn}<p>ContactID "
             f"<code>{row.contact_id}</code>, {row.status.lower()}</p>{merged}"
-            f"<table>{fields}</table>{form}",
+            f"<table>{fields}</table>{_documents_table(held)}{form}",
         )
 
     async def merge_endpoint(self, request: Request) -> Response:

@@ -47,6 +47,9 @@ class Field:
 
     sql: str
     kind: str  # string | guid | bool | number | date
+    # A column that is never NULL compares plainly, so that SQLite can use its index for a
+    # range such as ``Date >= DateTime(2025, 1, 1)``.
+    not_null: bool = False
 
 
 Resolver = Callable[[str], Field | None]
@@ -275,6 +278,7 @@ class _Compiler:
         self.resolver = resolver
         self.type_name = type_name
         self.params: list[Any] = []
+        self.not_null: set[str] = set()  # the SQL of never-NULL columns met so far
 
     def field(self, path: str) -> Field:
         found = self.resolver(path)
@@ -294,6 +298,8 @@ class _Compiler:
             return "?", kind
         if tag == "member":
             f = self.field(node[1])
+            if f.not_null:
+                self.not_null.add(f.sql)
             return f.sql, f.kind
         if tag == "call":
             return self.call(node)
@@ -364,6 +370,8 @@ class _Compiler:
         # equals nothing but null, and is "not equal" to every value.
         if op in ("==", "!="):
             return f"({left} {'IS' if op == '==' else 'IS NOT'} {right})"
+        if all(side == "?" or side in self.not_null for side in (left, right)):
+            return f"({left} {op} {right})"
         return f"(({left} {op} {right}) IS 1)"
 
     @staticmethod
