@@ -1,0 +1,35 @@
+"""Sandbox time: the real clock plus an offset that tests (and ``/sandbox/clock``) move forward.
+
+``LastModifiedTimeStamp``, the per-second window and the day quota all read this clock, so a
+test can cross a one-second window or midnight UTC without sleeping.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+__all__ = ["Clock"]
+
+
+class Clock:
+    def __init__(self, offset: float = 0.0) -> None:
+        self._offset = offset
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        """Seconds since the epoch, as the sandbox sees them."""
+        return time.time() + self._offset
+
+    def now_ms(self) -> int:
+        return int(self.now() * 1000)
+
+    @property
+    def offset(self) -> float:
+        return self._offset
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("the sandbox clock only moves forward")
+        with self._lock:
+            self._offset += seconds
