@@ -1,0 +1,206 @@
+"""``learnerledger status``: what is connected, what the mirror holds, what each organisation's
+rate budget has left, where the incremental reads stand, and how the last runs ended.
+
+:func:`collect_status` returns the stable JSON contract of DESIGN.md §4 (an object with at least
+``connections``, ``counts``, ``budget`` and ``last_runs``); :func:`format_status` renders it
+for people. Counts of things later parts of learnerledger keep (links, duplicates, resynced
+documents) are registered in :data:`COUNTERS`; a count whose table does not exist is 0.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from learnerledger.config import Config
+from learnerledger.store import Store, connections, learners, runs
+from learnerledger.store.sync_tables import contact_links
+from learnerledger.store.xero_tables import (
+    xero_contacts,
+    xero_cursors,
+    xero_documents,
+    xero_rejects,
+)
+from learnerledger.xero.connections import list_connections
+from learnerledger.xero.ratelimit import Limits, RateBudget
+from learnerledger.xero.wire import from_ms
+
+__all__ = ["COUNTERS", "collect_status", "format_status"]
+
+Counter = Callable[[Connection], int]
+
+
+def _count(table: sa.Table, *where: Any) -> Counter:
+    def count(conn: Connection) -> int:
+        return int(
+            conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar_one()
+        )
+
+    return count
+
+
+def _not_yet(conn: Connection) -> int:
+    return 0
+
+
+# Every integer of ``counts``, in the order shown. ``duplicates_open`` and
+# ``documents_resynced`` belong to the duplicates and resync jobs, which replace these entries
+# with counters over their own tables. ``linked`` counts learners with their own contact.
+COUNTERS: dict[str, Counter] = {
+    "learners": _count(learners),
+    "learners_ready": _count(learners, learners.c.ready.is_(True)),
+    "contacts": _count(xero_contacts),
+    "contacts_archived": _count(xero_contacts, xero_contacts.c.status == "ARCHIVED"),
+    "linked": _count(contact_links, contact_links.c.role == "learner"),
+    "duplicates_open": _not_yet,
+    "invoices": _count(xero_documents, xero_documents.c.kind == "invoice"),
+    "credit_notes": _count(xero_documents, xero_documents.c.kind == "credit_note"),
+    "payments": _count(xero_documents, xero_documents.c.kind == "payment"),
+    "prepayments": _count(xero_documents, xero_documents.c.kind == "prepayment"),
+    "overpayments": _count(xero_documents, xero_documents.c.kind == "overpayment"),
+    "documents_resynced": _not_yet,
+    "records_unreadable": _count(xero_rejects),
+}
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # SQLite hands back what was stored, without a zone
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _iso_ms(ms: int | None) -> str | None:
+    return None if ms is None else _iso(from_ms(int(ms)))
+
+
+def collect_status(
+    store: Store, config: Config, *, clock: Callable[[], float] = time.time
+) -> dict[str, Any]:
+    """The status document (DESIGN.md §4). It holds no secret."""
+    limits = Limits.from_config(config)
+    with store.read() as conn:
+        rows = conn.execute(sa.select(connections).order_by(connections.c.kind, connections.c.id))
+        connection_list = [
+            {
+                "id": r.id,
+                "kind": r.kind,
+                "organisation": r.name,
+                "tenant_id": r.tenant_id,
+                "state": r.state,
+                "state_detail": r.state_detail or "",
+                "auth_mode": r.auth_mode,
+                "base_url": r.base_url,
+            }
+            for r in rows
+        ]
+        counts = {name: counter(conn) for name, counter in COUNTERS.items()}
+        names = {c["id"]: c["organisation"] for c in connection_list}
+        cursor_list = [
+            {
+                "organisation": names.get(r.connection_id),
+                "stream": r.stream,
+                "cursor_utc": _iso_ms(r.cursor_ms),
+                "last_pull_utc": _iso_ms(r.last_pull_ms),
+                "complete": bool(r.complete),
+            }
+            for r in conn.execute(
+                sa.select(xero_cursors).order_by(
+                    xero_cursors.c.connection_id, xero_cursors.c.stream
+                )
+            )
+        ]
+        latest = (
+            sa.select(sa.func.max(runs.c.id))
+            .group_by(runs.c.job, runs.c.connection_id)
+            .scalar_subquery()
+        )
+        run_list = [
+            {
+                "id": r.id,
+                "job": r.job,
+                "organisation": names.get(r.connection_id),
+                "status": r.status,
+                "started_utc": _iso(r.started_utc),
+                "finished_utc": _iso(r.finished_utc),
+                "counts": r.counts or {},
+                "errors": len(r.errors or []),
+                "message": r.message or "",
+            }
+            for r in conn.execute(
+                sa.select(runs).where(runs.c.id.in_(latest)).order_by(runs.c.id.desc()).limit(20)
+            )
+        ]
+    budget = []
+    for c in list_connections(store):
+        snap = RateBudget(store, c.id, limits=limits, organisation=c.name, clock=clock).snapshot()
+        budget.append(
+            {
+                "organisation": c.name,
+                "tenant_id": c.tenant_id,
+                "minute_remaining": snap.minute_remaining,
+                "day_remaining": snap.day_remaining,
+                "minute_limit": limits.minute,
+                "day_limit": limits.day,
+                "in_flight": snap.in_flight,
+                "paused_until": _iso(snap.blocked_until),
+                "paused_by": snap.blocked_limit,
+                "day_resumes_at": _iso(snap.day_resumes_at),
+            }
+        )
+    return {
+        "connections": connection_list,
+        "counts": counts,
+        "budget": budget,
+        "cursors": cursor_list,
+        "last_runs": run_list,
+    }
+
+
+def format_status(status: dict[str, Any]) -> str:
+    """The status document as lines for a terminal."""
+    lines = ["Connections:"]
+    if not status["connections"]:
+        lines.append("  none (run `learnerledger connect xero`)")
+    for c in status["connections"]:
+        state = c["state"].replace("_", " ")
+        lines.append(f"  {c['kind']:8} {c['organisation']} ({c['tenant_id'] or '-'}): {state}")
+        if c["state_detail"]:
+            lines.append(f"           {c['state_detail']}")
+    lines.append("Counts:")
+    for name, value in status["counts"].items():
+        lines.append(f"  {name.replace('_', ' '):20} {value:>10,}")
+    if status["budget"]:
+        lines.append("Rate budget:")
+    for b in status["budget"]:
+        line = (
+            f"  {b['organisation']}: {b['minute_remaining']} of {b['minute_limit']} calls left "
+            f"this minute, {b['day_remaining']} of {b['day_limit']} today"
+        )
+        if b["paused_until"]:
+            line += f"; paused by Xero ({b['paused_by']}) until {b['paused_until']}"
+        elif b["day_resumes_at"]:
+            line += f"; the daily limit frees up at {b['day_resumes_at']}"
+        lines.append(line)
+    if status["cursors"]:
+        lines.append("Mirror:")
+    for c in status["cursors"]:
+        done = "" if c["complete"] else " (incomplete: run the pull again)"
+        lines.append(
+            f"  {c['organisation']} {c['stream']}: changes up to {c['cursor_utc'] or '-'}, "
+            f"last pulled {c['last_pull_utc'] or 'never'}{done}"
+        )
+    if status["last_runs"]:
+        lines.append("Last runs:")
+    for r in status["last_runs"]:
+        who = f" ({r['organisation']})" if r["organisation"] else ""
+        lines.append(f"  #{r['id']} {r['job']}{who}: {r['status']} {r['finished_utc'] or ''}")
+        if r["message"]:
+            lines.append(f"      {r['message']}")
+    return "\n".join(lines)

@@ -1,0 +1,226 @@
+"""``pull contacts`` fills the mirror over real HTTP: the largest pages, archived contacts and
+MergedToContactID kept, one call when nothing changed, a spent daily budget that pauses the
+pull and a resumed pull that loses nothing, and a malformed record set aside and recovered."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from conftest import XeroSandbox
+from learnerledger.sandbox.xero import Limits
+from learnerledger.sandbox.xero.contacts import insert_contact
+from learnerledger.sandbox.xero.seed import seed_organisation
+from learnerledger.sandbox.xero.webapp import merge
+from learnerledger.status import collect_status
+from learnerledger.store import Store, runs
+from learnerledger.store.xero_tables import xero_contacts, xero_cursors, xero_rejects
+from learnerledger.xero import PullProgress, pull_contacts
+from learnerledger.xero.wire import from_ms
+
+BASE_MS = 1_735_689_600_000  # 2025-01-01
+
+
+def _insert(sandbox: XeroSandbox, count: int, *, step_ms: int = 1000, first: int = 0) -> None:
+    with sandbox.store.tx() as conn:
+        for n in range(first, first + count):
+            insert_contact(
+                conn,
+                sandbox.tenant_id,
+                {
+                    "Name": f"Learner {n} RI-{n:05d}",
+                    "ContactNumber": f"RI-{n:05d}",
+                    "EmailAddress": f"l{n}@example.edu.au",
+                },
+                now_ms=BASE_MS + n * step_ms,
+            )
+
+
+def _sandbox_count(sandbox: XeroSandbox) -> int:
+    with sandbox.store.read() as conn:
+        return int(conn.execute("SELECT count(*) FROM contacts").fetchone()[0])
+
+
+def _mirrored(store: Store) -> int:
+    with store.read() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(xero_contacts)).scalar_one())
+
+
+def _calls(sandbox: XeroSandbox) -> int:
+    return len(sandbox.recorder.api_exchanges())
+
+
+def test_a_pull_mirrors_everything_then_costs_one_call(
+    connect_xero: Any, xero_sandbox: XeroSandbox, store: Store
+) -> None:
+    report = seed_organisation(xero_sandbox.store, seed=1, scale=0.5)
+    setup = connect_xero(xero_sandbox)
+    progress: list[PullProgress] = []
+    first = pull_contacts(store, setup.client(), on_progress=progress.append)
+    assert first.status == "succeeded"
+    assert first.calls == 1
+    assert first.streams[0].written == report.contacts
+    assert _mirrored(store) == _sandbox_count(xero_sandbox)
+    assert progress[-1].total == report.contacts
+    counts = collect_status(store, setup.config)["counts"]
+    assert counts["contacts"] == report.contacts
+    assert counts["contacts_archived"] == report.archived > 0
+    request = xero_sandbox.recorder.api_exchanges()[-1]
+    assert "pageSize=1000" in request.query
+    assert "includeArchived=true" in request.query
+    assert "if-modified-since" not in request.request_headers
+
+    again = pull_contacts(store, setup.client())
+    assert again.calls == 1
+    assert again.streams[0].written == 0
+    assert again.streams[0].unchanged >= 1  # the boundary second, read again and dropped
+    since = xero_sandbox.recorder.api_exchanges()[-1].request_headers["if-modified-since"]
+    with store.read() as conn:
+        cursor = conn.execute(sa.select(xero_cursors.c.cursor_ms)).scalar_one()
+    assert since == from_ms(cursor).strftime("%Y-%m-%dT%H:%M:%S")
+
+    with store.read() as conn:
+        target = conn.execute(
+            sa.select(xero_contacts.c.contact_id).where(xero_contacts.c.status == "ACTIVE")
+        ).scalar()
+    setup.client().update_contact(target, {"EmailAddress": "changed@example.edu.au"}, "u-1")
+    changed = pull_contacts(store, setup.client())
+    assert (changed.calls, changed.streams[0].written) == (1, 1)
+    with store.read() as conn:
+        email = conn.execute(
+            sa.select(xero_contacts.c.email).where(xero_contacts.c.contact_id == target)
+        ).scalar_one()
+    assert email == "changed@example.edu.au"
+
+
+def test_merged_contacts_keep_their_merged_to(
+    connect_xero: Any, xero_sandbox: XeroSandbox, store: Store
+) -> None:
+    _insert(xero_sandbox, 3)
+    setup = connect_xero(xero_sandbox)
+    pull_contacts(store, setup.client())
+    with store.read() as conn:
+        ids = list(conn.execute(sa.select(xero_contacts.c.contact_id)).scalars())
+    source, target = ids[0], ids[1]
+    with xero_sandbox.store.tx() as conn:
+        merge(conn, xero_sandbox.tenant_id, source, target, now_ms=xero_sandbox.clock.now_ms())
+    report = pull_contacts(store, setup.client())
+    assert report.streams[0].written >= 1
+    with store.read() as conn:
+        row = conn.execute(
+            sa.select(xero_contacts).where(xero_contacts.c.contact_id == source)
+        ).one()
+    assert row.status == "ARCHIVED"
+    assert row.merged_to == target
+
+
+def test_pages_are_as_large_as_xero_allows(
+    connect_xero: Any, xero_sandbox: XeroSandbox, store: Store
+) -> None:
+    _insert(xero_sandbox, 2500)
+    report = pull_contacts(store, connect_xero(xero_sandbox).client())
+    assert report.calls == 3
+    assert _mirrored(store) == 2500
+
+
+def test_a_bulk_import_within_one_second_is_paged_by_number(
+    connect_xero: Any, xero_sandbox: XeroSandbox, store: Store
+) -> None:
+    _insert(xero_sandbox, 1500, step_ms=0)
+    report = pull_contacts(store, connect_xero(xero_sandbox).client())
+    assert report.calls == 2
+    assert _mirrored(store) == 1500
+
+
+def test_changes_during_a_long_pull_are_not_skipped(
+    connect_xero: Any, xero_sandbox: XeroSandbox, store: Store
+) -> None:
+    _insert(xero_sandbox, 2500)
+    client = connect_xero(xero_sandbox).client()
+    pages = client.iter_contacts()
+    first = next(pages)
+    # Someone edits a contact already read: with page numbers, everything after it would
+    # shift one place and the first record of the next page would be missed.
+    writer = connect_xero(xero_sandbox).client()
+    writer.update_contact(first.records[10].contact_id, {"FirstName": "Edited"}, "edit-1")
+    seen = {c.contact_id for c in first.records}
+    for page in pages:
+        seen |= {c.contact_id for c in page.records}
+    assert len(seen) == 2500
+    reads = [e for e in xero_sandbox.recorder.api_exchanges() if e.method == "GET"]
+    assert len(reads) == 4  # three pages, and the boundary the slipped record was at
+
+
+def test_a_spent_day_pauses_the_pull_and_the_next_run_loses_nothing(
+    connect_xero: Any, xero_sandbox: XeroSandbox, store: Store
+) -> None:
+    _insert(xero_sandbox, 2500)
+    setup = connect_xero(xero_sandbox, xero_day_limit=2)
+    started = xero_sandbox.clock.now()
+    paused = pull_contacts(store, setup.client())
+    assert paused.status == "paused"
+    assert paused.calls == 2
+    assert paused.paused is not None
+    assert paused.paused.limit == "day"
+    assert paused.paused.resumes_at.timestamp() == pytest.approx(started + 86_400, abs=5)
+    assert "resumes at" in paused.message
+    assert 1000 < _mirrored(store) < 2500
+    with store.read() as conn:
+        run = conn.execute(sa.select(runs).order_by(runs.c.id.desc())).first()
+    assert run is not None
+    assert run.status == "paused"
+    assert "resumes at" in run.message
+    status = collect_status(store, setup.config)
+    assert status["budget"][0]["day_remaining"] == 0
+    assert status["cursors"][0]["complete"] is False
+
+    xero_sandbox.clock.advance(timedelta(days=1).total_seconds())
+    resumed = pull_contacts(store, setup.client())
+    assert resumed.status == "succeeded"
+    assert resumed.calls == 1  # the rest fits one page
+    assert _mirrored(store) == 2500
+    assert collect_status(store, setup.config)["cursors"][0]["complete"] is True
+
+
+def test_xero_s_own_daily_limit_pauses_the_pull_too(
+    make_xero_sandbox: Any, connect_xero: Any, store: Store
+) -> None:
+    sandbox = make_xero_sandbox(limits=Limits(concurrency=5, minute=60, day=1))
+    _insert(sandbox, 1200)
+    report = pull_contacts(store, connect_xero(sandbox).client())
+    assert report.status == "paused"
+    assert report.paused is not None
+    assert report.paused.limit == "day"
+    assert [e.status for e in sandbox.recorder.api_exchanges()] == [200, 429]
+    assert _mirrored(store) == 1000
+
+
+def test_a_malformed_record_is_set_aside_and_recovered_next_time(
+    connect_xero: Any, xero_sandbox: XeroSandbox, store: Store
+) -> None:
+    _insert(xero_sandbox, 30)
+    setup = connect_xero(xero_sandbox)
+    response = httpx.post(
+        xero_sandbox.url + "/sandbox/faults",
+        json={"rules": [{"kind": "corrupt", "count": 1, "method": "GET", "path": "Contacts"}]},
+    )
+    assert response.status_code == 200
+    first = pull_contacts(store, setup.client())
+    assert first.status == "succeeded"
+    assert (first.streams[0].written, first.streams[0].rejected) == (29, 1)
+    assert _mirrored(store) == 29
+    assert first.problems[0]["stream"] == "contacts"
+    assert "ContactID" in first.problems[0]["reason"]
+    assert "could not be read" in first.message
+    assert collect_status(store, setup.config)["counts"]["records_unreadable"] == 1
+
+    second = pull_contacts(store, setup.client())
+    assert second.streams[0].recovered == 1
+    assert second.calls == 2  # one page read again where the bad record was, then the changes
+    assert _mirrored(store) == 30
+    with store.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(xero_rejects)).scalar() == 0
