@@ -14,26 +14,34 @@ from learnerledger.demo import run_demo
 from learnerledger.sandbox.seed import demo_people, legacy_contacts
 
 
-def test_demo_reads_the_seeded_organisation_back(tmp_path: Path) -> None:
+def test_the_demo_runs_the_flow_end_to_end(tmp_path: Path) -> None:
     lines: list[str] = []
     result = run_demo(tmp_path / "demo", port=0, echo=lines.append)
-    legacy = legacy_contacts(demo_people())
+    people = demo_people()
+    flagged = sum(p.sync_to_xero for p in people)
     assert result["organisation"] == "Demo Training Co"
-    assert result["contacts"] == len(legacy)
-    assert result["archived"] == sum(c.contact.get("ContactStatus") == "ARCHIVED" for c in legacy)
-    assert result["api_calls"] == 3
+    assert result["contacts"] == len(legacy_contacts(people))
+    assert result["learners"] == flagged
+    sync = result["sync"]
+    planned = result["planned"]
+    # Every ready learner ended with a contact: created, updated or already right.
+    assert sync["created"] == planned["create"]
+    assert sync["updated"] == planned["update"]
+    assert sync["created"] + sync["updated"] + sync["unchanged"] == result["learners_ready"]
+    assert sync["failed"] == 0
+    assert result["rerun_calls"] <= 2
     text = "\n".join(lines)
-    assert f"Contacts: {len(legacy)}" in text
-    assert text.rstrip().endswith("Done.")
+    assert "nothing is sent" in text
+    assert text.rstrip().endswith("shows the whole picture.")
 
 
-def test_demo_starts_afresh_every_time(tmp_path: Path) -> None:
+def test_the_demo_starts_afresh_every_time(tmp_path: Path) -> None:
     first = run_demo(tmp_path / "demo", port=0, echo=lambda _: None)
     second = run_demo(tmp_path / "demo", port=0, echo=lambda _: None)
-    assert first["contacts"] == second["contacts"]
+    assert first["sync"] == second["sync"]
 
 
-def test_demo_keeps_serving_until_stopped(tmp_path: Path) -> None:
+def test_the_demo_keeps_serving_until_stopped(tmp_path: Path) -> None:
     stop = threading.Event()
     lines: list[str] = []
 
@@ -43,7 +51,7 @@ def test_demo_keeps_serving_until_stopped(tmp_path: Path) -> None:
             stop.set()
 
     run_demo(tmp_path / "demo", port=0, serve=True, echo=echo, stop=stop)
-    assert any("keeps running" in line for line in lines)
+    assert any("keep running" in line for line in lines)
 
 
 @pytest.mark.slow

@@ -1,8 +1,11 @@
 """``learnerledger demo``: the whole flow on freshly seeded sandboxes, narrated.
 
-The demo keeps its own state under ``HOME/demo`` and starts from scratch every time, so it
-can be run again and again. Today it seeds the Xero sandbox with the demo organisation's
-legacy contacts and reads them back over HTTP; each later part of the flow adds a step here.
+The demo keeps its own state under ``HOME/demo`` and starts from scratch every time, so it can
+be run again and again. Both sandboxes hold the same made-up training provider: the Wisenet
+sandbox its learners, the Xero sandbox the contacts its finance team typed in by hand over the
+years. The demo connects learnerledger to both, exactly as an integrator would, and runs the
+flow over HTTP: pull the learners, mirror the contacts, plan the sync, apply it, and show that
+running it again changes nothing.
 """
 
 from __future__ import annotations
@@ -14,11 +17,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from learnerledger.config import load_config
+from learnerledger.sandbox import wisenet as wisenet_sandbox
 from learnerledger.sandbox.server import ServerThread, port_is_free
 from learnerledger.sandbox.xero import Clock, SandboxStore, create_app, prepare_store
 from learnerledger.sandbox.xero.seed import seed_organisation
+from learnerledger.sources.wisenet import connect_wisenet, pull_learners
+from learnerledger.sources.wisenet import open_client as open_wisenet
+from learnerledger.store import load_secret_box, open_store
+from learnerledger.store.learners import count_learners
+from learnerledger.sync import sync_learners
+from learnerledger.xero import connect_custom, pull_contacts
+from learnerledger.xero.client import open_client as open_xero
 
 __all__ = ["DemoResult", "run_demo"]
 
@@ -27,6 +37,11 @@ Echo = Callable[[str], None]
 
 class DemoResult(dict[str, Any]):
     """The figures the demo printed, for tests and scripts."""
+
+
+def _start(app: Any, port: int) -> ServerThread:
+    free = port != 0 and port_is_free("127.0.0.1", port)
+    return ServerThread(app, port=port if free else 0).start()
 
 
 def run_demo(
@@ -40,87 +55,102 @@ def run_demo(
     if home.exists():
         shutil.rmtree(home)
     home.mkdir(parents=True)
-    echo("learnerledger demo: a training provider's SMS beside its Xero organisation.")
+    result = DemoResult()
+    echo("learnerledger demo: Demo Training Co's student management system beside its Xero.")
     echo("")
-    echo("1. Starting the Xero sandbox with Demo Training Co's legacy contacts...")
-    store = SandboxStore(home / "xero-sandbox.db")
-    clock = Clock()
+    echo("1. Starting the sandboxes...")
+    xero_store = SandboxStore(home / "xero-sandbox.db")
+    xero_clock = Clock()
     client_id, client_secret = "learnerledger-demo", secrets.token_urlsafe(24)
-    prepare_store(store, clock, clients=[(client_id, client_secret)])
-    report = seed_organisation(store)
-    app = create_app(store, clock=clock)
-    server = ServerThread(app, port=port if port_is_free("127.0.0.1", port) else 0).start()
+    prepare_store(xero_store, xero_clock, clients=[(client_id, client_secret)])
+    seeded = seed_organisation(xero_store)
+    wisenet_store = wisenet_sandbox.SandboxStore(home / "wisenet-sandbox.db")
+    wisenet_clock = wisenet_sandbox.Clock()
+    wisenet_sandbox.seed_account(wisenet_store)
+    (api_key,) = wisenet_sandbox.prepare_keys(
+        wisenet_store, wisenet_clock, [f"learnerledger-demo-{secrets.token_urlsafe(12)}"]
+    )
+    xero = _start(create_app(xero_store, clock=xero_clock), port)
+    wisenet = _start(
+        wisenet_sandbox.create_app(wisenet_store, clock=wisenet_clock), port + 1 if port else 0
+    )
+    store = open_store(f"sqlite:///{home / 'learnerledger.db'}")
     try:
-        echo(f"   Xero sandbox: {server.url}  (web app: {server.url}/sandbox)")
-        result = _read_back(server.url, client_id, client_secret, echo)
-        result["seeded_people"] = report.people
+        echo(f"   Xero sandbox:    {xero.url}  (Xero's web app: {xero.url}/sandbox)")
+        echo(f"   Wisenet sandbox: {wisenet.url}/v1")
+        echo(
+            f"   Xero holds {seeded.contacts} contacts typed in by hand ({seeded.archived} "
+            f"archived, {seeded.employers} employers); Wisenet holds {seeded.people} learners."
+        )
+        config = load_config(overrides={"home": str(home)}, environ={})
+        box = load_secret_box(home)
+
         echo("")
-        echo("Done.")
+        echo("2. Connecting Wisenet and pulling the learners flagged for Xero...")
+        wconn = connect_wisenet(store, box, api_key=api_key, base_url=wisenet.url + "/v1")
+        with open_wisenet(wconn.base_url, wconn.api_key) as wclient:
+            pulled = pull_learners(store, wclient, connection_id=wconn.id)
+        with store.read() as conn:
+            counts = count_learners(conn)
+        echo(f"   {pulled.message}")
+        echo(
+            f"   {counts.learners} learners stored, {counts.learners_ready} ready for Xero "
+            "(the rest lack a name, a valid email or an address with state and postcode)."
+        )
+        result.update(learners=counts.learners, learners_ready=counts.learners_ready)
+
+        echo("")
+        echo("3. Connecting Xero (a custom connection) and mirroring its contacts...")
+        connection = connect_custom(
+            store, box, client_id=client_id, client_secret=client_secret, base_url=xero.url
+        )
+        with open_xero(store, config, connection=connection) as client:
+            mirrored = pull_contacts(store, client)
+            echo(f"   {mirrored.message} ({mirrored.calls} API calls)")
+            result.update(organisation=connection.name, tenant_id=connection.tenant_id)
+            result.update(contacts=sum(s.written for s in mirrored.streams))
+
+            echo("")
+            echo("4. Planning the sync (nothing is sent yet)...")
+            plan = sync_learners(store, client, dry_run=True).plan
+            totals = plan.totals()
+            echo(
+                "   "
+                + ", ".join(f"{n} {state}" for state, n in totals.items())
+                + f"; applying it costs {plan.calls} API calls."
+            )
+            for item in plan.items:
+                if item.state == "conflict":
+                    echo(f"   e.g. {item.ref_internal} conflict: {item.reasons[0]}")
+                    break
+
+            echo("")
+            echo("5. Applying it: every ready learner gets exactly one contact...")
+            report = sync_learners(store, client)
+            echo(f"   {report.message}")
+            result.update(sync=report.counts(), planned=totals)
+
+            echo("")
+            echo("6. Running the sync again: nothing has changed, so nothing is sent...")
+            again = sync_learners(store, client)
+            echo(f"   {again.message}")
+            result.update(rerun_calls=again.calls)
+        echo("")
+        echo("Done. `learnerledger status` in the same home shows the whole picture.")
         if serve:
             echo("")
-            echo(f"The sandbox keeps running at {server.url}/sandbox. Press Ctrl-C to stop.")
+            echo(
+                f"The sandboxes keep running: Xero's web app at {xero.url}/sandbox. "
+                "Press Ctrl-C to stop."
+            )
             try:
                 (stop or threading.Event()).wait()
             except KeyboardInterrupt:
                 echo("Stopped.")
         return result
     finally:
-        server.stop()
         store.close()
-
-
-def _read_back(base: str, client_id: str, client_secret: str, echo: Echo) -> DemoResult:
-    echo("2. Reading the organisation back through the API, as a custom connection...")
-    calls = 0
-    with httpx.Client(base_url=base, timeout=30.0, headers={"Accept": "application/json"}) as http:
-        token = http.post(
-            "/connect/token",
-            data={"grant_type": "client_credentials"},
-            auth=(client_id, client_secret),
-        )
-        token.raise_for_status()
-        http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
-        connections = http.get("/connections").json()
-        tenant = connections[0]["tenantId"]
-        http.headers["xero-tenant-id"] = tenant
-        org = http.get("/api.xro/2.0/Organisation").json()["Organisations"][0]
-        accounts = http.get("/api.xro/2.0/Accounts").json()["Accounts"]
-        calls += 2
-        contacts: list[dict[str, Any]] = []
-        page = 1
-        while True:
-            response = http.get(
-                "/api.xro/2.0/Contacts",
-                params={"page": page, "pageSize": 1000, "includeArchived": "true"},
-            )
-            response.raise_for_status()
-            calls += 1
-            body = response.json()
-            contacts.extend(body["Contacts"])
-            if page >= body["pagination"]["pageCount"]:
-                break
-            page += 1
-        remaining = response.headers.get("X-MinLimit-Remaining")
-    archived = sum(1 for c in contacts if c["ContactStatus"] == "ARCHIVED")
-    with_code = sum(1 for c in contacts if c.get("ContactNumber"))
-    no_names = sum(1 for c in contacts if not c.get("FirstName") and not c.get("LastName"))
-    echo(
-        f"   Organisation: {org['Name']} (tenant {tenant}), {len(accounts)} accounts, "
-        f"sales account 200 and bank account 090."
-    )
-    echo(
-        f"   Contacts: {len(contacts)} ({archived} archived), read in {calls - 2} page(s) of up "
-        "to 1,000."
-    )
-    echo(
-        f"   {with_code} carry a Contact Code (ContactNumber); {no_names} have no first or last "
-        "name, only a Name typed by hand."
-    )
-    echo(f"   API calls: {calls}; calls left this minute: {remaining}.")
-    return DemoResult(
-        tenant_id=tenant,
-        organisation=org["Name"],
-        contacts=len(contacts),
-        archived=archived,
-        api_calls=calls,
-    )
+        xero.stop()
+        wisenet.stop()
+        xero_store.close()
+        wisenet_store.close()

@@ -1,0 +1,320 @@
+"""The plan of a learner sync: what will happen to each learner, before anything is sent.
+
+Per learner flagged for Xero the plan says one of:
+
+* ``create``: no contact carries the learner's RefInternal yet; one will be created;
+* ``update``: the learner's contact differs from the SMS in the fields learnerledger owns; only
+  those fields are sent;
+* ``unchanged``: the contact already says what the SMS says;
+* ``invalid``: the learner cannot be synced yet (``Learner.ready_for_xero``'s reasons);
+* ``conflict``: something in Xero stands in the way; the reason says what a person should do.
+
+The learner's contact is found by the link table, then by ContactNumber; never by Name. This
+module is pure: the runner loads the learners, the mirrored contacts and the links.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from learnerledger.domain.contact import ContactMapping, diff_contact, mapped_hash
+from learnerledger.domain.learner import Learner
+
+__all__ = [
+    "STATES",
+    "ContactIndex",
+    "MirroredContact",
+    "Plan",
+    "PlanItem",
+    "make_plan",
+    "name_key",
+]
+
+STATES = ("create", "update", "unchanged", "invalid", "conflict")
+BATCH = 50
+
+
+def name_key(name: str) -> str:
+    """How Xero may compare Names: case and spacing are not relied on to tell them apart."""
+    return " ".join(name.split()).casefold()
+
+
+@dataclass(frozen=True)
+class MirroredContact:
+    """A contact as the local mirror holds it."""
+
+    contact_id: str
+    name: str
+    contact_number: str | None
+    status: str
+    merged_to: str | None
+    updated_ms: int
+    data: Mapping[str, Any]
+
+    @property
+    def active(self) -> bool:
+        return self.status == "ACTIVE"
+
+
+@dataclass
+class ContactIndex:
+    """The organisation's contacts, looked up the ways the plan needs."""
+
+    by_id: dict[str, MirroredContact] = field(default_factory=dict)
+    by_number: dict[str, list[MirroredContact]] = field(default_factory=dict)
+    active_by_name: dict[str, list[MirroredContact]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, contacts: Iterable[MirroredContact]) -> ContactIndex:
+        index = cls()
+        for c in contacts:
+            index.add(c)
+        return index
+
+    def add(self, c: MirroredContact) -> None:
+        old = self.by_id.get(c.contact_id)
+        if old is not None:
+            self._forget(old)
+        self.by_id[c.contact_id] = c
+        if c.contact_number and c.contact_number.strip():
+            self.by_number.setdefault(c.contact_number.strip().casefold(), []).append(c)
+        if c.active:
+            self.active_by_name.setdefault(name_key(c.name), []).append(c)
+
+    def _forget(self, c: MirroredContact) -> None:
+        if c.contact_number and c.contact_number.strip():
+            self.by_number[c.contact_number.strip().casefold()].remove(c)
+        if c.active:
+            self.active_by_name[name_key(c.name)].remove(c)
+
+    def with_number(self, number: str) -> list[MirroredContact]:
+        return list(self.by_number.get(number.strip().casefold(), []))
+
+    def holding_name(self, name: str) -> list[MirroredContact]:
+        return list(self.active_by_name.get(name_key(name), []))
+
+
+@dataclass(frozen=True)
+class PlanItem:
+    ref_internal: str
+    state: str
+    contact_id: str | None = None
+    reasons: tuple[str, ...] = ()
+    changes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    payload: Mapping[str, Any] | None = None  # what will be sent (create / update)
+    mapped_hash: str | None = None
+    link: bool = False  # the contact was found by ContactNumber: link it to the learner
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "ref_internal": self.ref_internal,
+            "state": self.state,
+            "contact_id": self.contact_id,
+            "reasons": list(self.reasons),
+            "changes": {k: dict(v) for k, v in self.changes.items()},
+        }
+
+
+@dataclass
+class Plan:
+    mode: str
+    organisation: str
+    items: list[PlanItem]
+    not_flagged: int = 0
+    minute_limit: int = 60
+    day_remaining: int | None = None
+
+    def totals(self) -> dict[str, int]:
+        counts = dict.fromkeys(STATES, 0)
+        for item in self.items:
+            counts[item.state] += 1
+        return counts
+
+    def writes(self, state: str) -> list[PlanItem]:
+        return [i for i in self.items if i.state == state]
+
+    @property
+    def calls(self) -> int:
+        """API calls the apply will cost: one per batch of 50, and one to confirm afterwards
+        that nothing but these writes changed (so the next read starts after them)."""
+        batches = math.ceil(len(self.writes("create")) / BATCH) + math.ceil(
+            len(self.writes("update")) / BATCH
+        )
+        return batches + 1 if batches else 0
+
+    @property
+    def seconds(self) -> float:
+        """How long those calls take inside the per-minute budget (no waiting below it)."""
+        if self.calls <= self.minute_limit:
+            return 0.0
+        return (self.calls - self.minute_limit) * 60.0 / self.minute_limit
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "organisation": self.organisation,
+            "totals": self.totals(),
+            "not_flagged": self.not_flagged,
+            "api_calls": self.calls,
+            "estimated_seconds": round(self.seconds, 1),
+            "learners": [i.as_json() for i in self.items],
+        }
+
+
+def _describe(c: MirroredContact) -> str:
+    return f"{c.name!r} ({c.contact_id})"
+
+
+def _archived_reason(ref: str, c: MirroredContact) -> str:
+    if c.merged_to:
+        return (
+            f"The contact {_describe(c)} that carries {ref} as its Contact Code was merged into "
+            f"contact {c.merged_to} in Xero, so it is archived. Merges must go into the contact "
+            f"that carries the learner's Contact Code: in Xero, restore {c.name!r} "
+            "(Contacts › Archived › Restore) and merge the other contact into it, then sync again."
+        )
+    return (
+        f"The contact {_describe(c)} that carries {ref} as its Contact Code is archived in Xero. "
+        f"Restore it in Xero (Contacts › Archived › select it › Restore), then sync again; "
+        "learnerledger will update it rather than create a second contact."
+    )
+
+
+def _name_taken_reason(name: str, holder: MirroredContact, ref: str) -> str:
+    return (
+        f"The Name {name!r} is already used by the active contact {_describe(holder)}, which "
+        f"does not carry {ref} as its Contact Code. Xero keeps Names unique, so learnerledger "
+        "cannot give this learner its Name. If that contact is this learner, merge it into the "
+        "learner's contact in Xero (or archive it); otherwise rename it in Xero. Then sync again."
+    )
+
+
+def _changes(diff: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for key, new in diff.items():
+        if key in ("Phones", "Addresses"):
+            type_key = "PhoneType" if key == "Phones" else "AddressType"
+            held = {
+                str(i.get(type_key)): i for i in current.get(key) or [] if isinstance(i, Mapping)
+            }
+            for item in new:
+                kind = item[type_key]
+                old = held.get(kind, {})
+                shown_new = {k: v for k, v in item.items() if k != type_key}
+                shown_old = {k: old.get(k, "") for k in shown_new}
+                out[f"{key}.{kind}"] = {"from": shown_old, "to": shown_new}
+        else:
+            out[key] = {"from": current.get(key, ""), "to": new}
+    return out
+
+
+def _plan_one(
+    learner: Learner,
+    mapping: ContactMapping,
+    contacts: ContactIndex,
+    linked: Mapping[str, str],
+    hashes: Mapping[str, str | None],
+) -> PlanItem:
+    ref = learner.ref_internal
+    reasons = [r for r in learner.ready_for_xero() if "Sync to Xero" not in r]
+    if reasons:
+        return PlanItem(ref, "invalid", linked.get(ref), tuple(reasons))
+    mapped = mapping.contact(learner)
+    digest = mapped_hash(mapped)
+    name = str(mapped.get("Name", ""))
+
+    contact: MirroredContact | None = None
+    found_by_number = False
+    link_id = linked.get(ref)
+    if link_id is not None:
+        contact = contacts.by_id.get(link_id)
+    if contact is None:
+        carriers = contacts.with_number(ref)
+        if len(carriers) > 1:
+            listed = ", ".join(_describe(c) for c in carriers)
+            return PlanItem(
+                ref,
+                "conflict",
+                None,
+                (
+                    f"{len(carriers)} contacts carry {ref} as their Contact Code: {listed}. "
+                    "A learner must have exactly one. In Xero, merge them into the one to keep "
+                    "(or archive the others), then sync again.",
+                ),
+            )
+        if carriers:
+            contact = carriers[0]
+            found_by_number = True
+    if contact is None:
+        holders = contacts.holding_name(name) if name else []
+        if holders:
+            return PlanItem(ref, "conflict", None, (_name_taken_reason(name, holders[0], ref),))
+        return PlanItem(ref, "create", None, payload=mapped, mapped_hash=digest)
+
+    if not contact.active:
+        return PlanItem(ref, "conflict", contact.contact_id, (_archived_reason(ref, contact),))
+    if name:
+        others = [c for c in contacts.holding_name(name) if c.contact_id != contact.contact_id]
+        if others and name_key(name) != name_key(contact.name):
+            return PlanItem(
+                ref, "conflict", contact.contact_id, (_name_taken_reason(name, others[0], ref),)
+            )
+    diff = diff_contact(mapped, contact.data)
+    if not diff:
+        return PlanItem(
+            ref,
+            "unchanged",
+            contact.contact_id,
+            mapped_hash=digest,
+            link=found_by_number or hashes.get(ref) != digest,
+        )
+    payload = {"ContactID": contact.contact_id, **diff}
+    return PlanItem(
+        ref,
+        "update",
+        contact.contact_id,
+        changes=_changes(diff, contact.data),
+        payload=payload,
+        mapped_hash=digest,
+        link=found_by_number,
+    )
+
+
+def make_plan(
+    learners: Iterable[Learner],
+    contacts: ContactIndex,
+    linked: Mapping[str, str],
+    *,
+    mapping: ContactMapping,
+    mode: str = "duplicate",
+    organisation: str = "",
+    hashes: Mapping[str, str | None] | None = None,
+    minute_limit: int = 60,
+    day_remaining: int | None = None,
+) -> Plan:
+    """The plan for every learner flagged for Xero. ``linked`` maps RefInternal to the
+    ContactID the link table holds; ``hashes`` to the mapped hash last written."""
+    if mode != "duplicate":
+        raise ValueError(f"unknown sync mode {mode!r}")
+    items: list[PlanItem] = []
+    not_flagged = 0
+    for learner in sorted(learners, key=lambda x: x.ref_internal):
+        if not learner.sync_to_xero:
+            not_flagged += 1
+            continue
+        items.append(_plan_one(learner, mapping, contacts, linked, hashes or {}))
+    return Plan(
+        mode=mode,
+        organisation=organisation,
+        items=items,
+        not_flagged=not_flagged,
+        minute_limit=minute_limit,
+        day_remaining=day_remaining,
+    )
+
+
+def batches(items: Sequence[Any], size: int = BATCH) -> list[Sequence[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
