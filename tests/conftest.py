@@ -142,3 +142,193 @@ def make_xero_sandbox(tmp_path: Path) -> Iterator[Any]:
 def xero_sandbox(make_xero_sandbox: Any) -> XeroSandbox:
     sandbox: XeroSandbox = make_xero_sandbox()
     return sandbox
+
+
+# -- the Xero connector (learnerledger.xero) ------------------------------------------------------
+
+
+@dataclass
+class ConnectedXero:
+    """A sandbox organisation connected to a learnerledger store, and clients for it whose
+    clock is the sandbox's: waiting on the rate budget moves that clock instead of sleeping."""
+
+    sandbox: XeroSandbox
+    store: Store
+    config: Any
+    connection: Any
+    _clients: list[Any] = field(default_factory=list)
+
+    def client(self, **options: Any) -> Any:
+        from learnerledger.xero import open_client
+
+        options.setdefault("clock", self.sandbox.clock.now)
+        options.setdefault("sleep", self.sandbox.clock.advance)
+        client = open_client(self.store, self.config, connection=self.connection, **options)
+        self._clients.append(client)
+        return client
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
+
+
+@pytest.fixture
+def connect_xero(tmp_path: Path, store: Store) -> Iterator[Any]:
+    """Connect a sandbox to the test store with a custom connection; settings by keyword
+    (``xero_day_limit=3``...)."""
+    from learnerledger.config import load_config
+    from learnerledger.store import load_secret_box
+    from learnerledger.xero import connect_custom
+
+    made: list[ConnectedXero] = []
+
+    def make(sandbox: XeroSandbox, **settings: Any) -> ConnectedXero:
+        home = tmp_path / "home"
+        settings.setdefault("xero_timeout", 10)
+        config = load_config(overrides={"home": str(home), **settings}, environ={})
+        connection = connect_custom(
+            store,
+            load_secret_box(home),
+            client_id=sandbox.client_id,
+            client_secret=sandbox.client_secret,
+            base_url=sandbox.url,
+        )
+        setup = ConnectedXero(sandbox, store, config, connection)
+        made.append(setup)
+        return setup
+
+    yield make
+    for setup in made:
+        setup.close()
+
+
+def browser_consent(
+    sandbox: XeroSandbox, *, tenants: list[str] | None = None, decision: str = "allow"
+) -> Any:
+    """A stand-in for the person at the browser: opens Xero's consent page, ticks
+    ``tenants`` (default: the default organisation), answers, and follows the redirect to
+    learnerledger's loopback receiver."""
+    import html
+    import re
+
+    def open_url(url: str) -> None:
+        page = httpx.get(url)
+        assert page.status_code == 200, page.text
+        form = {
+            k: html.unescape(v)
+            for k, v in re.findall(
+                r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text
+            )
+        }
+        answer = httpx.post(
+            sandbox.url + "/identity/connect/authorize",
+            data={**form, "tenant": tenants or [sandbox.tenant_id], "decision": decision},
+        )
+        assert answer.status_code == 302, answer.text
+        assert httpx.get(answer.headers["location"]).status_code == 200
+
+    return open_url
+
+
+# -- the Wisenet sandbox ----------------------------------------------------------------------
+
+WISENET_KEY = "test-wisenet-key"
+
+
+@dataclass
+class WisenetSandbox:
+    """A Wisenet sandbox serving on loopback, with handles for tests. Its clock is the one
+    clients made by ``client()`` sleep on, so backoffs and rate windows cost no real time."""
+
+    server: ServerThread
+    app: Any
+    db_path: Path
+    api_key: str = WISENET_KEY
+    _clients: list[Any] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return self.server.url + "/v1"
+
+    @property
+    def sandbox(self) -> Any:
+        return self.app.state.sandbox
+
+    def http(self, api_key: str | None = None) -> httpx.Client:
+        client = httpx.Client(
+            base_url=self.url, headers={"x-api-key": api_key or self.api_key}, timeout=30.0
+        )
+        self._clients.append(client)
+        return client
+
+    def client(self, **options: Any) -> Any:
+        """A learnerledger Wisenet client for this sandbox, sleeping on the sandbox clock."""
+        from learnerledger.sources.wisenet import open_client
+
+        clock = self.sandbox.clock
+        options.setdefault("sleep", clock.advance)
+        options.setdefault("monotonic", clock.now)
+        client = open_client(self.url, options.pop("api_key", self.api_key), **options)
+        self._clients.append(client)
+        return client
+
+    def fail_next(self, count: int, message: str = "Too Many Requests") -> None:
+        self.sandbox.limiter.fail_next(count, message)
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
+
+
+@pytest.fixture
+def make_wisenet_sandbox(tmp_path: Path) -> Iterator[Any]:
+    """Start Wisenet sandboxes: ``make(seed=1.0, per_second=1000, day=100_000, keys=...)``.
+    ``seed`` is the scale of the demo data (None: empty)."""
+    from learnerledger.sandbox.wisenet import (
+        Clock as WisenetClock,
+    )
+    from learnerledger.sandbox.wisenet import (
+        Limits as WisenetLimits,
+    )
+    from learnerledger.sandbox.wisenet import (
+        SandboxStore as WisenetStore,
+    )
+    from learnerledger.sandbox.wisenet import (
+        create_app as create_wisenet_app,
+    )
+    from learnerledger.sandbox.wisenet import (
+        prepare_keys,
+        seed_account,
+    )
+
+    started: list[tuple[WisenetSandbox, Any]] = []
+
+    def make(
+        *,
+        seed: float | None = 1.0,
+        per_second: int = 1000,
+        day: int = 100_000,
+        keys: tuple[str, ...] = (WISENET_KEY,),
+    ) -> WisenetSandbox:
+        path = tmp_path / f"wisenet-{len(started)}.db"
+        store = WisenetStore(path)
+        clock = WisenetClock()
+        prepare_keys(store, clock, keys)
+        if seed is not None:
+            seed_account(store, scale=seed)
+        app = create_wisenet_app(store, clock=clock, limits=WisenetLimits(per_second, day))
+        handle = WisenetSandbox(ServerThread(app).start(), app, path)
+        started.append((handle, store))
+        return handle
+
+    yield make
+    for handle, store in started:
+        handle.close()
+        handle.server.stop()
+        store.close()
+
+
+@pytest.fixture
+def wisenet_sandbox(make_wisenet_sandbox: Any) -> WisenetSandbox:
+    sandbox: WisenetSandbox = make_wisenet_sandbox()
+    return sandbox

@@ -38,6 +38,7 @@ class Exchange:
     path: str
     query: str
     request_headers: dict[str, str]
+    request_body: bytes = b""
     status: int = 0
     response_headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
@@ -100,6 +101,12 @@ class Recorder:
         )
         self.exchanges.append(ex)
 
+        async def recording_receive() -> dict[str, Any]:
+            message: dict[str, Any] = await receive()
+            if message["type"] == "http.request":
+                ex.request_body += message.get("body", b"")
+            return message
+
         async def recording_send(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 ex.status = message["status"]
@@ -111,7 +118,7 @@ class Recorder:
                 ex.body += message.get("body", b"")
             await send(message)
 
-        await self.app(scope, receive, recording_send)
+        await self.app(scope, recording_receive, recording_send)
 
     def api_exchanges(self) -> list[Exchange]:
         return [e for e in self.exchanges if e.path.startswith(API_PREFIX)]

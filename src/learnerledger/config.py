@@ -67,6 +67,91 @@ SETTINGS: tuple[Setting, ...] = (
         "SQLAlchemy URL of the store. Empty means SQLite in HOME/learnerledger.db; "
         "a postgresql:// URL selects PostgreSQL.",
     ),
+    Setting(
+        "xero_base_url",
+        "",
+        "Where `connect xero` finds Xero: empty means Xero's real hosts (login.xero.com, "
+        "identity.xero.com, api.xero.com); a URL such as http://127.0.0.1:8001 points identity "
+        "and API at one other host, e.g. the Xero sandbox.",
+    ),
+    Setting(
+        "xero_day_limit",
+        5000,
+        "Calls per organisation in a rolling 24 hours (Xero allows 5,000; 1,000 on the Starter "
+        "tier). When spent, a job pauses and says when it resumes.",
+        int,
+    ),
+    Setting(
+        "xero_minute_limit",
+        60,
+        "Calls per organisation in a rolling minute (Xero allows 60).",
+        int,
+    ),
+    Setting(
+        "xero_concurrency",
+        5,
+        "Calls per organisation in flight at once, across every process (Xero allows 5).",
+        int,
+    ),
+    Setting(
+        "xero_max_wait",
+        900,
+        "Seconds a job may wait for Xero's rate budget before it pauses instead (a spent "
+        "daily limit usually means hours).",
+        int,
+    ),
+    Setting(
+        "xero_timeout",
+        60,
+        "Seconds to wait for one answer from Xero before the call counts as lost and is retried.",
+        int,
+    ),
+    Setting(
+        "xero_retries",
+        5,
+        "Attempts for one call when Xero times out, resets the connection or answers 5xx "
+        "(with exponential backoff and jitter).",
+        int,
+    ),
+    Setting(
+        "phone_region",
+        "AU",
+        "Country (two letters, e.g. AU or NZ) assumed for learners' phone numbers written "
+        "without a country code, when they are normalised to E.164.",
+    ),
+    Setting(
+        "wisenet_timezone",
+        "UTC",
+        "Time zone of Wisenet's timestamps that carry no UTC offset (e.g. Australia/Sydney); "
+        "used for incremental pulls.",
+    ),
+    Setting(
+        "wisenet_overlap_minutes",
+        10,
+        "An incremental `pull learners` re-reads this many minutes before the last change it "
+        "saw, so that clock skew and changes made during a pull are never missed.",
+        int,
+    ),
+    Setting(
+        "wisenet_requests_per_second",
+        10,
+        "Calls per second the Wisenet client makes at most (Wisenet allows 10 per API key).",
+        int,
+    ),
+    Setting(
+        "contact_name_template",
+        "{FirstName} {LastName} {RefInternal}",
+        "The Name each learner's Xero contact gets. Placeholders: {FirstName}, {LastName}, "
+        "{PreferredName}, {RefInternal}; it must contain {RefInternal}, which keeps Names unique.",
+    ),
+    Setting(
+        "contact_fields",
+        "",
+        "The contact fields learnerledger owns and keeps in step with the SMS, comma-separated: "
+        "Name, FirstName, LastName, EmailAddress, Phones.MOBILE, Phones.DEFAULT, "
+        "Addresses.STREET, Addresses.POBOX. Empty means all of them. ContactNumber is always "
+        "owned; anything else on a contact belongs to the organisation.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
