@@ -5,8 +5,8 @@ Run it with ``learnerledger sandbox wisenet``; docs/wisenet.md says what it emul
 it follows our own choices because Wisenet's behaviour is not documented.
 """
 
+from learnerledger.sandbox.clock import Clock
 from learnerledger.sandbox.wisenet.app import Sandbox, create_app, parse_key, prepare_keys
-from learnerledger.sandbox.wisenet.clock import Clock
 from learnerledger.sandbox.wisenet.ratelimit import Limits
 from learnerledger.sandbox.wisenet.seed import SEED_TODAY, SeedConflict, SeedReport, seed_account
 from learnerledger.sandbox.wisenet.store import PLANS, SandboxStore

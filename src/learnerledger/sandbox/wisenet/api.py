@@ -19,8 +19,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from learnerledger.sandbox.clock import Clock
 from learnerledger.sandbox.wisenet import model
-from learnerledger.sandbox.wisenet.clock import Clock
 from learnerledger.sandbox.wisenet.filters import Query, paging
 from learnerledger.sandbox.wisenet.ratelimit import RateLimiter
 from learnerledger.sandbox.wisenet.store import SandboxStore, dump

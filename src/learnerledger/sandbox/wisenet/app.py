@@ -17,8 +17,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from learnerledger.sandbox.clock import Clock
 from learnerledger.sandbox.wisenet.api import WisenetApi
-from learnerledger.sandbox.wisenet.clock import Clock
 from learnerledger.sandbox.wisenet.ratelimit import (
     LIMIT_EXCEEDED,
     TOO_MANY_REQUESTS,

@@ -12,7 +12,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 
-from learnerledger.sandbox.wisenet.clock import Clock
+from learnerledger.sandbox.clock import Clock
 
 __all__ = ["LIMIT_EXCEEDED", "TOO_MANY_REQUESTS", "Limits", "RateLimiter"]
 

@@ -4,8 +4,8 @@ Run it with ``learnerledger sandbox xero``; see docs/sandbox.md for what it emul
 known difference from Xero.
 """
 
+from learnerledger.sandbox.clock import Clock
 from learnerledger.sandbox.xero.app import DEFAULT_SCOPES, Sandbox, create_app, prepare_store
-from learnerledger.sandbox.xero.clock import Clock
 from learnerledger.sandbox.xero.ratelimit import Limits
 from learnerledger.sandbox.xero.store import DEFAULT_ORGANISATION, DEFAULT_TENANT_ID, SandboxStore
 

@@ -24,9 +24,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 
+from learnerledger.sandbox.clock import Clock
 from learnerledger.sandbox.xero import contacts as contact_rules
 from learnerledger.sandbox.xero import documents
-from learnerledger.sandbox.xero.clock import Clock
 from learnerledger.sandbox.xero.contacts import ContactQuery
 from learnerledger.sandbox.xero.errors import (
     POST_DATA_INVALID,

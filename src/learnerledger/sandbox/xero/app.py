@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from learnerledger.sandbox.clock import Clock
 from learnerledger.sandbox.xero.api import AccountingApi
-from learnerledger.sandbox.xero.clock import Clock
 from learnerledger.sandbox.xero.faults import Faults
 from learnerledger.sandbox.xero.identity import Identity
 from learnerledger.sandbox.xero.organisation import ensure_chart

@@ -28,7 +28,7 @@ from urllib.parse import urlencode, urlsplit
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from learnerledger.sandbox.xero.clock import Clock
+from learnerledger.sandbox.clock import Clock
 from learnerledger.sandbox.xero.errors import not_found, unauthorized
 from learnerledger.sandbox.xero.store import App, SandboxStore
 from learnerledger.sandbox.xero.wire import iso_utc, json_response

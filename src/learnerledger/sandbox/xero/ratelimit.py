@@ -10,7 +10,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 
-from learnerledger.sandbox.xero.clock import Clock
+from learnerledger.sandbox.clock import Clock
 
 __all__ = ["Decision", "Limits", "RateLimiter"]
 

@@ -19,9 +19,9 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from learnerledger.sandbox.clock import Clock
 from learnerledger.sandbox.xero import contacts as contact_rules
 from learnerledger.sandbox.xero import documents
-from learnerledger.sandbox.xero.clock import Clock
 from learnerledger.sandbox.xero.contacts import ContactQuery
 from learnerledger.sandbox.xero.faults import Faults, parse_rules
 from learnerledger.sandbox.xero.money import from_cents

@@ -1,7 +1,9 @@
 """Sandbox time: the real clock plus an offset that tests (and ``/sandbox/clock``) move forward.
 
-``LastModifiedTimeStamp``, the per-second window and the day quota all read this clock, so a
-test can cross a one-second window or midnight UTC without sleeping.
+Both sandboxes read it for everything that depends on time (Xero's token expiry, rate-limit
+windows and idempotency expiry; Wisenet's per-second window, day quota and
+LastModifiedTimeStamp), so a test can cross a one-second window, a 30-minute token or a day
+without sleeping.
 """
 
 from __future__ import annotations
