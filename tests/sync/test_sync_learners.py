@@ -334,3 +334,99 @@ def test_a_lost_answer_is_settled_by_looking_the_contacts_up(
     _assert_exactly_one_each(sandbox, refs)
     puts = [e for e in sandbox.recorder.api_exchanges() if e.method == "PUT"]
     assert len(puts) == 2  # the lost batch was not sent again; only the second batch was
+
+
+def test_both_sandboxes_first_sync_then_an_edit_in_wisenet(
+    make_xero_sandbox: Any, connect_xero: Any, make_wisenet_sandbox: Any, tmp_path: Any
+) -> None:
+    """The whole way over HTTP: learners pulled from the Wisenet sandbox, synced to the Xero
+    sandbox; a learner edited in Wisenet is pulled again and only its changed field is sent."""
+    from learnerledger.sources.wisenet import connect_wisenet, pull_learners
+    from learnerledger.store import load_secret_box
+
+    xero: XeroSandbox = make_xero_sandbox(limits=ROOMY)
+    setup: ConnectedXero = connect_xero(xero)
+    wisenet = make_wisenet_sandbox(seed=0.1)
+    wconn = connect_wisenet(
+        setup.store,
+        load_secret_box(tmp_path / "home"),
+        api_key=wisenet.api_key,
+        base_url=wisenet.url,
+    )
+    with wisenet.client() as wclient:
+        pull_learners(setup.store, wclient, connection_id=wconn.id)
+    with setup.client() as client:
+        first = sync_learners(setup.store, client)
+    ready = [i.ref_internal for i in first.plan.items if i.state != "invalid"]
+    assert ready
+    assert first.counts()["created"] == len(ready)
+    _assert_exactly_one_each(xero, ready)
+
+    chosen = ready[0]
+    listed = wisenet.http().get("/learnersAU", params={"learnerNumberFilter": chosen}).json()
+    learner_id = listed[0]["Data"]["LearnerId"]
+    patched = wisenet.http().patch(
+        f"/learnersAU/{learner_id}",
+        json=[
+            {
+                "op": "replace",
+                "path": "/Personal/EmailAddresses/Email",
+                "value": "changed.address@example.com",
+            }
+        ],
+    )
+    assert patched.status_code == 200, patched.text
+    wisenet.sandbox.clock.advance(60)
+    with wisenet.client() as wclient:
+        pull_learners(setup.store, wclient, connection_id=wconn.id)
+    with setup.client() as client:
+        second = sync_learners(setup.store, client)
+    assert second.counts()["updated"] == 1
+    assert second.counts()["created"] == 0
+    posts = [
+        e
+        for e in xero.recorder.api_exchanges()
+        if e.method == "POST" and e.path.endswith("/Contacts")
+    ]
+    [sent] = json.loads(posts[-1].request_body)["Contacts"]
+    assert sent.keys() == {"ContactID", "EmailAddress"}
+    assert sent["EmailAddress"] == "changed.address@example.com"
+
+
+def test_progress_reports_learners_batches_and_waits(
+    make_xero_sandbox: Any, connect_xero: Any
+) -> None:
+    sandbox: XeroSandbox = make_xero_sandbox(limits=Limits(minute=3))
+    setup: ConnectedXero = connect_xero(sandbox, xero_minute_limit=3)
+    put_learners(setup.store, *(make_learner(f"DAU{i:07d}") for i in range(120)))
+    events: list[Any] = []
+    with setup.client() as client:
+        report = sync_learners(setup.store, client, on_progress=events.append)
+    assert report.counts()["created"] == 120
+    assert events[-1].done == events[-1].total == 120
+    assert events[-1].batches_done == events[-1].batches_total == 3
+    assert any("waiting on the rate budget (minute)" in e.note for e in events)
+
+
+def test_a_spent_day_budget_pauses_the_run_and_the_next_run_finishes_it(
+    make_xero_sandbox: Any, connect_xero: Any
+) -> None:
+    sandbox: XeroSandbox = make_xero_sandbox(limits=Limits(day=3))
+    setup: ConnectedXero = connect_xero(sandbox, xero_day_limit=3, xero_max_wait=60)
+    refs = [f"DAU{i:07d}" for i in range(150)]
+    put_learners(setup.store, *(make_learner(r) for r in refs))
+    with setup.client() as client:
+        first = sync_learners(setup.store, client)
+    assert first.status == "paused"
+    assert "resumes at" in first.message
+    assert 0 < first.counts()["created"] < 150
+    sandbox.clock.advance(86_400)
+    with setup.client() as client:
+        second = sync_learners(setup.store, client)
+    assert second.status == "succeeded", second.message
+    assert second.resumed > 0
+    sandbox.clock.advance(86_400)  # a fresh day for the test's own reads
+    _assert_exactly_one_each(sandbox, refs)
+    with setup.store.read() as conn:
+        statuses = dict(conn.execute(sa.select(runs.c.id, runs.c.status)).all())
+    assert statuses[first.run_id] == "paused"
