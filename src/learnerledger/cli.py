@@ -209,9 +209,11 @@ def sandbox_xero(
     default=1.0,
     show_default=True,
     type=click.FloatRange(0.001, 1000),
-    help="Size: 1 is 600 learners and their legacy contacts.",
+    help="Size: 1 is 600 learners and their legacy contacts and documents.",
 )
-@click.option("--replace", is_flag=True, help="Delete the organisation's contacts first.")
+@click.option(
+    "--replace", is_flag=True, help="Delete the organisation's contacts and documents first."
+)
 @click.pass_context
 def sandbox_xero_seed(
     ctx: click.Context, db: Path | None, seed_value: int, scale: float, replace: bool
@@ -229,7 +231,8 @@ def sandbox_xero_seed(
         raise SandboxError(str(exc)) from None
     click.echo(
         f"Seeded {report.contacts} legacy contacts ({report.archived} archived, "
-        f"{report.employers} employers) for {report.people} learners into {path}."
+        f"{report.employers} employers) for {report.people} learners, with "
+        f"{report.documents} documents and {report.payments} payments, into {path}."
     )
 
 
