@@ -127,9 +127,10 @@ xero_documents = sa.Table(
 )
 sa.Index("ix_xero_documents_contact", xero_documents.c.connection_id, xero_documents.c.contact_id)
 
-# Where each incremental read stands: per (organisation, stream), the newest UpdatedDateUTC
-# mirrored. A stream is ``contacts``, ``invoices``... or a date-ranged read such as
-# ``invoices 2025-07-01..2026-06-30``, which keeps a cursor of its own.
+# Where each incremental read stands: per (organisation, stream), the If-Modified-Since of the
+# next read (when the last complete read began, less a margin for clocks). A stream is
+# ``contacts``, ``invoices``... or a date-ranged read such as ``invoices 2025-07-01..2026-06-30``,
+# which keeps a cursor of its own.
 xero_cursors = sa.Table(
     "xero_cursors",
     metadata,
@@ -138,11 +139,16 @@ xero_cursors = sa.Table(
     sa.Column("cursor_ms", sa.BigInteger, nullable=True),
     sa.Column("last_pull_ms", sa.BigInteger, nullable=True),
     sa.Column("complete", sa.Boolean, nullable=False),  # the last pull reached the end
+    # An interrupted read carries on from this page under the same If-Modified-Since...
+    sa.Column("resume_page", sa.Integer, nullable=True),
+    # ...and, once done, moves the cursor to when its first answer came.
+    sa.Column("pull_started_ms", sa.BigInteger, nullable=True),
 )
 
-# Records Xero sent that could not be read. The next pull asks for them again: contacts by id,
-# anything else by reading one page from ``retry_from_ms`` (the change just before the bad
-# record; NULL: from the start), so the cursor moving on never loses them.
+# Records Xero sent that could not be read. The next pull asks for them again: by id when
+# the id could be read, otherwise by reading again the page they were on (``retry_page`` under
+# the If-Modified-Since ``retry_from_ms``; NULL: from the start), so they are not lost when the
+# cursor moves on.
 xero_rejects = sa.Table(
     "xero_rejects",
     metadata,
@@ -151,6 +157,7 @@ xero_rejects = sa.Table(
     sa.Column("stream", sa.String(80), nullable=False),
     sa.Column("date_filter", sa.Text, nullable=True),  # the read's `where`, if any
     sa.Column("retry_from_ms", sa.BigInteger, nullable=True),
+    sa.Column("retry_page", sa.Integer, nullable=True),  # the page it was on under that read
     sa.Column("record_id", sa.String(36), nullable=True),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("raw", sa.Text, nullable=False),

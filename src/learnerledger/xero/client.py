@@ -8,9 +8,9 @@ turned into data or into an error of ``learnerledger.errors``. Timeouts, connect
 whole organisation for ``Retry-After`` and is retried; a spent daily limit raises
 ``RateLimited`` with the time the job can resume.
 
-Reads page with the largest page size (1,000) in ``UpdatedDateUTC`` order under one
-``If-Modified-Since``; a record that slips past a page boundary while a long read runs (because
-another one was changed and moved to the end) is caught and read again. Writes send up
+Reads page with the largest page size (1,000) under one ``If-Modified-Since``, in the order of
+the records' ids, which never change: a record edited during a long read cannot push another
+past a page boundary. Writes send up
 to 50 items with ``summarizeErrors=false`` and the caller's ``Idempotency-Key``, and return one
 :class:`ItemResult` per input item, in input order. Creates use ``PUT`` (create-only); updates
 name the ``ContactID``: Xero's ``POST`` would otherwise match a contact by its Name.
@@ -126,7 +126,8 @@ class Page(Generic[T]):
     problems: list[RecordProblem]
     item_count: int | None  # pagination.itemCount of the query that produced this page
     since_ms: int | None = None  # the If-Modified-Since of that query
-    in_order: bool = True  # records are in UpdatedDateUTC order (Xero honoured ``order``)
+    number: int = 1  # the page number under that If-Modified-Since
+    answered_ms: int | None = None  # when Xero answered (the envelope's DateTimeUTC)
 
 
 @dataclass(frozen=True)
@@ -410,51 +411,34 @@ class XeroClient:
         modified_since_ms: int | None = None,
         where: str | None = None,
         page_size: int = PAGE_SIZE,
+        start_page: int = 1,
     ) -> Iterator[Page[T]]:
         """Every record of ``stream`` changed since ``modified_since_ms`` (all when None), page
-        by page, oldest change first.
+        by page, from page ``start_page`` (to resume an interrupted read).
 
-        Pages are numbered under one ``If-Modified-Since``, which costs the fewest calls. A
-        record changed during the read moves to the end, shifting the pages after it by one
-        place, so one unchanged record can slip past a page boundary; the moved record then
-        shows up a second time. Each such duplicate sends one more page read (from the
-        boundary's last second) after the last page, which brings the slipped record back."""
-        seen: dict[str, tuple[int, int]] = {}  # id -> (page, UpdatedDateUTC ms) first seen
-        last_stamp: dict[int, int | None] = {}  # page -> UpdatedDateUTC ms of its last record
-        fetched: dict[int, int | None] = {}  # page -> when Xero answered (its DateTimeUTC)
-        repairs: set[int] = set()  # re-read the boundary after these pages
-        in_order = True
-        previous: int | None = None
-        page = 1
+        Pages are numbered under one ``If-Modified-Since`` and ordered by the records' ids,
+        which never change: a record edited during the read stays where it was, and one that
+        joins the set (edited after having been older than ``If-Modified-Since``) only pushes
+        later records one place on, so a record may be read twice but is never skipped. What
+        changes while the pages are read is read by the next pull, which starts from when this
+        one's first answer came (see ``mirror``)."""
+        page = start_page
         while True:
             data, records, problems, item_count = self._read_page(
                 stream, page, page_size, modified_since_ms, where
             )
-            stamps = [to_ms(_updated(r)) for r in records]
-            if stamps != sorted(stamps) or (
-                stamps and previous is not None and stamps[0] < previous
-            ):
-                in_order = False  # Xero did not honour ``order``: keep the cursor until the end
-            if stamps:
-                previous = stamps[-1]
-            last_stamp[page] = stamps[-1] if stamps else last_stamp.get(page - 1)
-            fetched[page] = _envelope_ms(data)
-            for record, stamp in zip(records, stamps, strict=True):
-                key = str(getattr(record, stream.attribute))
-                if key in seen:
-                    repairs |= _slipped(seen[key], stamp, page, fetched)
-                else:
-                    seen[key] = (page, stamp)
-            yield Page(records, problems, item_count, modified_since_ms, in_order)
+            yield Page(records, problems, item_count, modified_since_ms, page, _envelope_ms(data))
             if len(records) + len(problems) < page_size or (
                 item_count is not None and item_count <= page * page_size
             ):
-                break
+                return
             page += 1
-        for boundary in sorted(repairs):
-            since = last_stamp.get(boundary)
-            _, records, problems, item_count = self._read_page(stream, 1, page_size, since, where)
-            yield Page(records, problems, item_count, since, True)
+
+    def get_record(self, stream: Stream[T], record_id: str) -> Page[T]:
+        """One record by its id (``GET /Invoices/{id}``...), as a page of one."""
+        data = self.request("GET", f"{stream.path}/{parse_guid(record_id)}") or {}
+        records, problems = _parse_items(stream, data.get(stream.collection, []))
+        return Page(records, problems, None)
 
     def _read_page(
         self,
@@ -468,7 +452,8 @@ class XeroClient:
             **stream.params,
             "page": str(page),
             "pageSize": str(page_size),
-            "order": "UpdatedDateUTC ASC",
+            # Ids never change, so an edit during the read cannot shift a record past a page.
+            "order": f"{stream.id_field} ASC",
         }
         if where:
             params["where"] = where
@@ -655,27 +640,6 @@ def _envelope_ms(data: Mapping[str, Any]) -> int | None:
         return to_ms(parse_date(data["DateTimeUTC"]))
     except (KeyError, WireError):
         return None
-
-
-def _slipped(
-    first: tuple[int, int], stamp: int, page: int, fetched: Mapping[int, int | None]
-) -> set[int]:
-    """The page boundaries a record may have slipped past, given that a record first seen on
-    page ``first[0]`` (changed at ``first[1]``) shows up again on ``page`` changed at ``stamp``.
-
-    A record changed during the read shifts every later record one place back from the first
-    page Xero answered after the change: the record at that page's boundary slips. Boundaries
-    answered within a second of the change are re-read too, since the clocks are only that
-    precise; when the answer times are unknown, every boundary in between is."""
-    first_page, first_stamp = first
-    between = range(first_page, page)
-    if stamp <= first_stamp or any(fetched.get(p + 1) is None for p in between):
-        return set(between)
-    after = [p for p in between if (fetched[p + 1] or 0) >= stamp - 1000]
-    if not after:
-        return set()
-    boundary = after[0]
-    return {b for b in (boundary - 1, boundary) if b >= first_page}
 
 
 def _updated(record: Any) -> datetime:

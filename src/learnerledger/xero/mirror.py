@@ -1,13 +1,13 @@
 """The local mirror of a Xero organisation: ``pull contacts`` and ``pull documents``.
 
 A pull reads one stream at a time through :meth:`XeroClient.iter_pages`, from the stream's
-cursor (the newest ``UpdatedDateUTC`` already mirrored). Each page is written in one
-transaction together with the cursor, so a pull stopped anywhere (a spent daily limit, a lost
-network, Ctrl-C) resumes from the last page written and loses nothing. Records already mirrored
-with the same ``UpdatedDateUTC`` (the boundary second is read again on purpose) are dropped;
-archived contacts and ``MergedToContactID`` are kept like any other field. A record Xero sends
-malformed is set aside in ``xero_rejects`` and reported; the rest of its page is mirrored, and
-the next pull asks for rejected contacts again by id.
+cursor: when the previous complete pull began, less a margin for clocks. Each page is written
+in one transaction together with where the pull stands, so a pull stopped anywhere (a spent
+daily limit, a lost network, Ctrl-C) carries on from the next page and loses nothing. Records
+already mirrored with the same ``UpdatedDateUTC`` (read again) are dropped; archived contacts
+and ``MergedToContactID`` are kept like any other field. A record Xero sends malformed is set
+aside in ``xero_rejects`` and reported; the rest of its page is mirrored, and the next pull
+asks for it again.
 
 Every pull is a run in the History (``runs``), with its counts, its problems and how it ended:
 ``succeeded``, ``paused`` (a spent rate limit: the pull returns its report, whose ``paused``
@@ -79,7 +79,7 @@ class StreamReport:
     pages: int = 0
     received: int = 0  # records in Xero's answers
     written: int = 0  # new or changed records mirrored
-    unchanged: int = 0  # already mirrored (the boundary second, read again)
+    unchanged: int = 0  # already mirrored (read again)
     rejected: int = 0  # malformed records set aside
     recovered: int = 0  # records set aside earlier and now read
     complete: bool = False
@@ -384,17 +384,6 @@ def _scope_of(writer: _Writer, record: Any) -> str:
     return str(writer.scope(record).get("kind", ""))
 
 
-def _retry_from(page: Page[Any], problem: RecordProblem) -> int | None:
-    """Where to read again to meet a bad record: the change just before it on its page (pages
-    are in UpdatedDateUTC order), or where the page's read started."""
-    if not page.in_order:
-        return page.since_ms
-    before = problem.index - sum(1 for p in page.problems if p.index < problem.index)
-    if before > 0:
-        return to_ms(page.records[before - 1].updated)
-    return page.since_ms
-
-
 def _store_page(
     conn: Connection,
     run: _Run,
@@ -446,7 +435,8 @@ def _store_page(
                 connection_id=connection_id,
                 stream=stream,
                 date_filter=date_filter,
-                retry_from_ms=_retry_from(page, problem),
+                retry_from_ms=page.since_ms,
+                retry_page=page.number,
                 record_id=problem.record_id,
                 reason=problem.reason,
                 raw=problem.raw,
@@ -455,26 +445,48 @@ def _store_page(
         )
 
 
-def _load_cursor(conn: Connection, connection_id: int, name: str) -> int | None:
-    value = conn.execute(
-        sa.select(xero_cursors.c.cursor_ms).where(
-            xero_cursors.c.connection_id == connection_id, xero_cursors.c.stream == name
-        )
-    ).scalar_one_or_none()
-    return int(value) if value is not None else None
+@dataclass(frozen=True)
+class _Cursor:
+    since_ms: int | None  # the If-Modified-Since of the next read (or of the interrupted one)
+    complete: bool
+    resume_page: int | None  # where an interrupted read carries on
+    started_ms: int | None  # when the interrupted read's first answer came
+
+
+def _load_cursor(conn: Connection, connection_id: int, name: str) -> _Cursor:
+    row = conn.execute(
+        sa.select(
+            xero_cursors.c.cursor_ms,
+            xero_cursors.c.complete,
+            xero_cursors.c.resume_page,
+            xero_cursors.c.pull_started_ms,
+        ).where(xero_cursors.c.connection_id == connection_id, xero_cursors.c.stream == name)
+    ).first()
+    if row is None:
+        return _Cursor(None, True, None, None)
+    return _Cursor(
+        None if row.cursor_ms is None else int(row.cursor_ms),
+        bool(row.complete),
+        row.resume_page,
+        row.pull_started_ms,
+    )
 
 
 def _save_cursor(
     conn: Connection,
     connection_id: int,
     name: str,
-    cursor_ms: int | None,
+    cursor: _Cursor,
     *,
-    complete: bool,
     now_ms: int,
 ) -> None:
-    values: dict[str, Any] = {"cursor_ms": cursor_ms, "complete": complete}
-    if complete:
+    values: dict[str, Any] = {
+        "cursor_ms": cursor.since_ms,
+        "complete": cursor.complete,
+        "resume_page": cursor.resume_page,
+        "pull_started_ms": cursor.started_ms,
+    }
+    if cursor.complete:
         values["last_pull_ms"] = now_ms
     updated = conn.execute(
         xero_cursors.update()
@@ -487,6 +499,11 @@ def _save_cursor(
         )
 
 
+# Xero stamps records and answers with its own clocks; a change made just before the first
+# answer of a read, on a server a little behind, is still read again by the next pull.
+CLOCK_MARGIN_MS = 5_000
+
+
 def _pull_stream(
     store: Store,
     client: XeroClient,
@@ -497,36 +514,48 @@ def _pull_stream(
     run: _Run,
     on_progress: Callable[[PullProgress], None] | None,
 ) -> None:
+    """Read one stream from its cursor. The pages share one If-Modified-Since and are stored
+    one transaction each, with where to carry on; when the last page is in, the cursor moves
+    to the moment the read began (less a margin), so that whatever changed while it ran is
+    read next time. A read stopped half way carries on from its next page."""
     report = run.report.streams[-1]
     connection_id = client.connection.id
     _repair(store, client, stream, where, writer, run, report)
     with store.read() as conn:
-        since = _load_cursor(conn, connection_id, cursor)
-    newest = since
-    in_order = True
+        saved = _load_cursor(conn, connection_id, cursor)
+    resuming = not saved.complete and saved.resume_page is not None
+    since = saved.since_ms
+    start_page = saved.resume_page if resuming and saved.resume_page else 1
+    started = saved.started_ms if resuming else None
     total: int | None = None
-    for page in client.iter_pages(stream, modified_since_ms=since, where=where):
+    for page in client.iter_pages(
+        stream, modified_since_ms=since, where=where, start_page=start_page
+    ):
         report.pages += 1
         report.received += len(page.records) + len(page.problems)
         if total is None:
             total = page.item_count
-        in_order = in_order and page.in_order
-        stamps = [to_ms(r.updated) for r in page.records]
-        if stamps:
-            newest = max(stamps) if newest is None else max(newest, max(stamps))
+        if started is None:
+            started = page.answered_ms if page.answered_ms is not None else run.now_ms()
         with store.transaction() as conn:
             _store_page(conn, run, writer, stream.name, page, where, report)
-            if in_order:
-                # Pages come oldest change first: everything up to here is mirrored.
-                _save_cursor(
-                    conn, connection_id, cursor, newest, complete=False, now_ms=run.now_ms()
-                )
+            _save_cursor(
+                conn,
+                connection_id,
+                cursor,
+                _Cursor(since, False, page.number + 1, started),
+                now_ms=run.now_ms(),
+            )
         if on_progress is not None:
             on_progress(
                 PullProgress(client.organisation, stream.name, report.pages, report.received, total)
             )
+    # Never backwards: a cursor already past the margin (set after the writes of a sync were
+    # confirmed to be the only changes) stays where it is.
+    after = since if started is None else max(since or 0, started - CLOCK_MARGIN_MS)
+    done = _Cursor(after, True, None, None)
     with store.transaction() as conn:
-        _save_cursor(conn, connection_id, cursor, newest, complete=True, now_ms=run.now_ms())
+        _save_cursor(conn, connection_id, cursor, done, now_ms=run.now_ms())
     report.complete = True
 
 
@@ -539,10 +568,10 @@ def _repair(
     run: _Run,
     report: StreamReport,
 ) -> None:
-    """Read again the records an earlier pull could not: contacts by id (one call per 50),
-    the others with one page read from just before where each bad record was."""
+    """Read again the records an earlier pull could not read: by id when their id could be
+    read (contacts 50 to a call, documents one by one: they are rare), otherwise the page they
+    were on, once; whatever that read finds replaces them (the record, or a new reject)."""
     connection_id = client.connection.id
-    by_id = stream.name == CONTACTS.name
     condition = [
         xero_rejects.c.connection_id == connection_id,
         xero_rejects.c.stream == stream.name,
@@ -552,26 +581,38 @@ def _repair(
     ]
     with store.read() as conn:
         rows = conn.execute(
-            sa.select(xero_rejects.c.record_id, xero_rejects.c.retry_from_ms).where(*condition)
+            sa.select(
+                xero_rejects.c.record_id, xero_rejects.c.retry_from_ms, xero_rejects.c.retry_page
+            ).where(*condition)
         ).all()
-    ids = sorted({str(r.record_id) for r in rows if r.record_id is not None and by_id})
-    starts = {r.retry_from_ms for r in rows if r.record_id is None or not by_id}
-    for first in range(0, len(ids), BATCH_LIMIT):
-        page = client.get_contacts(ids[first : first + BATCH_LIMIT])
+    ids = sorted({str(r.record_id) for r in rows if r.record_id is not None})
+    places = sorted(
+        {(r.retry_from_ms, r.retry_page or 1) for r in rows if r.record_id is None},
+        key=lambda p: (-1 if p[0] is None else p[0], p[1]),
+    )
+    if stream.name == CONTACTS.name:
+        pages = [
+            client.get_contacts(ids[first : first + BATCH_LIMIT])
+            for first in range(0, len(ids), BATCH_LIMIT)
+        ]
+    else:
+        pages = [client.get_record(stream, record_id) for record_id in ids]
+    for page in pages:
         with store.transaction() as conn:
             _store_page(conn, run, writer, stream.name, page, where, report)
-    for start in sorted(starts, key=lambda v: -1 if v is None else v):
-        # The bad record was on the first page read from ``start``; its row is replaced by
-        # whatever this read finds (the record itself, or a new reject).
-        page = next(iter(client.iter_pages(stream, modified_since_ms=start, where=where)))
+    for since, number in places:
+        page = next(
+            iter(client.iter_pages(stream, modified_since_ms=since, where=where, start_page=number))
+        )
         with store.transaction() as conn:
             cleared = conn.execute(
                 xero_rejects.delete().where(
                     *condition,
+                    xero_rejects.c.record_id.is_(None),
                     xero_rejects.c.retry_from_ms.is_(None)
-                    if start is None
-                    else xero_rejects.c.retry_from_ms == start,
-                    *([xero_rejects.c.record_id.is_(None)] if by_id else []),
+                    if since is None
+                    else xero_rejects.c.retry_from_ms == since,
+                    sa.func.coalesce(xero_rejects.c.retry_page, 1) == number,
                 )
             ).rowcount
             _store_page(conn, run, writer, stream.name, page, where, report)
