@@ -101,6 +101,7 @@ CREATE INDEX IF NOT EXISTS contacts_name_key ON contacts (tenant_id, name_key);
 CREATE INDEX IF NOT EXISTS contacts_number_key ON contacts (tenant_id, number_key);
 CREATE INDEX IF NOT EXISTS contacts_updated ON contacts (tenant_id, updated_ms);
 CREATE INDEX IF NOT EXISTS contacts_email ON contacts (tenant_id, email);
+CREATE INDEX IF NOT EXISTS contacts_id ON contacts (tenant_id, contact_id);
 CREATE TABLE IF NOT EXISTS accounts (
     tenant_id TEXT NOT NULL REFERENCES organisations(tenant_id),
     account_id TEXT NOT NULL,
@@ -157,6 +158,7 @@ CREATE TABLE IF NOT EXISTS documents (
     applied TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS documents_kind ON documents (tenant_id, kind);
+CREATE INDEX IF NOT EXISTS documents_id ON documents (tenant_id, kind, doc_id);
 CREATE INDEX IF NOT EXISTS documents_contact ON documents (tenant_id, contact_id, kind, status);
 CREATE INDEX IF NOT EXISTS documents_updated ON documents (tenant_id, kind, updated_ms);
 CREATE INDEX IF NOT EXISTS documents_date ON documents (tenant_id, kind, date_ms);
@@ -177,6 +179,7 @@ CREATE TABLE IF NOT EXISTS payments (
     data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS payments_tenant ON payments (tenant_id);
+CREATE INDEX IF NOT EXISTS payments_id ON payments (tenant_id, payment_id);
 CREATE INDEX IF NOT EXISTS payments_doc ON payments (doc_id, status);
 CREATE INDEX IF NOT EXISTS payments_updated ON payments (tenant_id, updated_ms);
 CREATE INDEX IF NOT EXISTS payments_date ON payments (tenant_id, date_ms);
