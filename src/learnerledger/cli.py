@@ -13,6 +13,7 @@ import click
 from learnerledger import __version__
 from learnerledger.config import SETTINGS, Config, load_config
 from learnerledger.errors import LearnerLedgerError, SandboxError
+from learnerledger.text import count
 
 __all__ = ["main"]
 
@@ -462,7 +463,7 @@ def _finish_pull(ctx: click.Context, report: Any, as_json: bool) -> None:
                 f"{s.unchanged:,} already up to date, {s.rejected:,} unreadable "
                 f"({s.pages} pages)."
             )
-        click.echo(f"{report.calls} calls to Xero.")
+        click.echo(f"{count(report.calls, 'call')} to Xero.")
     if report.paused is not None:
         click.echo(f"Paused: {report.message}", err=True)
         ctx.exit(EXIT_PAUSED)
@@ -783,7 +784,7 @@ def pull_learners_command(
                 "warnings).",
                 err=True,
             )
-        click.echo(f"{result.calls} calls to Wisenet.")
+        click.echo(f"{count(result.calls, 'call')} to Wisenet.")
     if result.status == "paused":
         click.echo(f"Paused: {result.message}", err=True)
         ctx.exit(EXIT_PAUSED)

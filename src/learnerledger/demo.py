@@ -27,6 +27,7 @@ from learnerledger.sources.wisenet import open_client as open_wisenet
 from learnerledger.store import load_secret_box, open_store
 from learnerledger.store.learners import count_learners
 from learnerledger.sync import sync_learners
+from learnerledger.text import count
 from learnerledger.xero import connect_custom, pull_contacts
 from learnerledger.xero.client import open_client as open_xero
 
@@ -106,7 +107,7 @@ def run_demo(
         )
         with open_xero(store, config, connection=connection) as client:
             mirrored = pull_contacts(store, client)
-            echo(f"   {mirrored.message} ({mirrored.calls} API calls)")
+            echo(f"   {mirrored.message} ({count(mirrored.calls, 'API call')})")
             result.update(organisation=connection.name, tenant_id=connection.tenant_id)
             result.update(contacts=sum(s.written for s in mirrored.streams))
 

@@ -45,6 +45,7 @@ from learnerledger.sync.plan import (
     batches,
     make_plan,
 )
+from learnerledger.text import count
 from learnerledger.xero.client import ItemResult, XeroClient
 from learnerledger.xero.mirror import pull_contacts, store_contacts
 from learnerledger.xero.ratelimit import Waiting
@@ -415,7 +416,7 @@ def _summary(report: SyncReport) -> str:
         parts.append(f"{c['conflict']} in conflict (fix in Xero)")
     if c["failed"]:
         parts.append(f"{c['failed']} refused by Xero")
-    text = f"{report.organisation}: " + ", ".join(parts) + f"; {c['calls']} calls to Xero."
+    text = f"{report.organisation}: " + ", ".join(parts) + f"; {count(c['calls'], 'call')} to Xero."
     if report.resumed:
         text += f" Finished {report.resumed} writes left by an earlier run."
     return text
