@@ -20,6 +20,7 @@ from learnerledger.status import collect_status
 from learnerledger.store import Store, runs
 from learnerledger.store.xero_tables import xero_contacts, xero_cursors, xero_rejects
 from learnerledger.xero import PullProgress, pull_contacts
+from learnerledger.xero.mirror import CLOCK_MARGIN_MS
 from learnerledger.xero.wire import from_ms
 
 BASE_MS = 1_735_689_600_000  # 2025-01-01
@@ -74,13 +75,16 @@ def test_a_pull_mirrors_everything_then_costs_one_call(
     assert "includeArchived=true" in request.query
     assert "if-modified-since" not in request.request_headers
 
+    with store.read() as conn:
+        cursor = conn.execute(sa.select(xero_cursors.c.cursor_ms)).scalar_one()
+    answered = xero_sandbox.recorder.api_exchanges()[-1].body
+    first_answer_ms = int(answered.split(b"/Date(", 1)[1].split(b")", 1)[0])
+    assert cursor == first_answer_ms - CLOCK_MARGIN_MS  # when the first read began, less a margin
     again = pull_contacts(store, setup.client())
     assert again.calls == 1
     assert again.streams[0].written == 0
     assert again.streams[0].received == 0  # nothing changed since the first read began
     since = xero_sandbox.recorder.api_exchanges()[-1].request_headers["if-modified-since"]
-    with store.read() as conn:
-        cursor = conn.execute(sa.select(xero_cursors.c.cursor_ms)).scalar_one()
     assert since == from_ms(cursor).strftime("%Y-%m-%dT%H:%M:%S")
 
     with store.read() as conn:
