@@ -354,7 +354,7 @@ def _settle_cursor(store: Store, client: XeroClient, since_ms: int | None) -> No
         )
 
 
-def _start_run(store: Store, client: XeroClient, plan: Plan) -> int:
+def _start_run(store: Store, client: XeroClient, plan: Plan, index: ContactIndex) -> int:
     with store.transaction() as conn:
         key = conn.execute(
             runs.insert().values(
@@ -370,7 +370,6 @@ def _start_run(store: Store, client: XeroClient, plan: Plan) -> int:
         assert key is not None
         run_id = int(key[0])
         journal.journal_plan(conn, run_id, client.connection.id, client.tenant_id, plan)
-        index = _load_index(conn, client.connection.id)
         for item in plan.items:
             # Contacts found by their ContactNumber, already right: link them now.
             if item.state == "unchanged" and item.link and item.contact_id:
@@ -497,7 +496,7 @@ def sync_learners(
             report.calls = client.calls - calls_before
             report.message = "Planned only: nothing was sent."
             return report
-        report.run_id = _start_run(store, client, report.plan)
+        report.run_id = _start_run(store, client, report.plan, index)
         writes = len(report.plan.writes("create")) + len(report.plan.writes("update"))
         apply = _Apply(store, client, report, on_progress, writes)
         apply.run(report.run_id)

@@ -427,15 +427,21 @@ class WisenetApi:
         rows = self._page(call, "SELECT data FROM workplaces", q, "workplace_id")
         return json_response([self._workplace_item(json.loads(r["data"])) for r in rows])
 
-    def _stored_workplace(self, call: Call) -> dict[str, Any]:
-        workplace_id = self._int_id(call, "WorkplaceId")
+    def _stored(
+        self, call: Call, table: str, column: str, param: str, label: str
+    ) -> dict[str, Any]:
+        """The stored JSON of the record the path names, or Wisenet's 404."""
+        record_id = self._int_id(call, param)
         with self.store.read() as conn:
             row = conn.execute(
-                "SELECT data FROM workplaces WHERE workplace_id = ?", (workplace_id,)
+                f"SELECT data FROM {table} WHERE {column} = ?", (record_id,)
             ).fetchone()
         if row is None:
-            raise not_found(f"Workplace {workplace_id}")
+            raise not_found(f"{label} {record_id}")
         return dict(json.loads(row["data"]))
+
+    def _stored_workplace(self, call: Call) -> dict[str, Any]:
+        return self._stored(call, "workplaces", "workplace_id", "WorkplaceId", "Workplace")
 
     def get_workplace(self, call: Call) -> Response:
         return json_response(self._workplace_item(self._stored_workplace(call)))
@@ -539,14 +545,9 @@ class WisenetApi:
         return json_response([self._position_item(json.loads(r["data"])) for r in rows])
 
     def _stored_position(self, call: Call) -> dict[str, Any]:
-        position_id = self._int_id(call, "LearnerPositionId")
-        with self.store.read() as conn:
-            row = conn.execute(
-                "SELECT data FROM positions WHERE position_id = ?", (position_id,)
-            ).fetchone()
-        if row is None:
-            raise not_found(f"LearnerPosition {position_id}")
-        return dict(json.loads(row["data"]))
+        return self._stored(
+            call, "positions", "position_id", "LearnerPositionId", "LearnerPosition"
+        )
 
     def get_position(self, call: Call) -> Response:
         return json_response(self._position_item(self._stored_position(call)))

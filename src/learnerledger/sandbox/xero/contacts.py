@@ -295,7 +295,13 @@ def _row(r: sqlite3.Row) -> ContactRow:
     )
 
 
+def _dump(data: dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
 def _columns(data: dict[str, Any]) -> dict[str, Any]:
+    """The indexed columns (filtered and sorted on by queries) copied out of a contact."""
+
     def blank_none(value: Any) -> Any:
         return value if value not in ("", None) else None
 
@@ -326,24 +332,9 @@ def insert_contact(
     data.setdefault("ContactStatus", "ACTIVE")
     cols = _columns(data)
     conn.execute(
-        "INSERT INTO contacts (tenant_id, contact_id, name, name_key, contact_number, number_key, "
-        "status, email, first_name, last_name, account_number, updated_ms, data) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            tenant_id,
-            contact_id,
-            cols["name"],
-            cols["name_key"],
-            cols["contact_number"],
-            cols["number_key"],
-            cols["status"],
-            cols["email"],
-            cols["first_name"],
-            cols["last_name"],
-            cols["account_number"],
-            now_ms,
-            json.dumps(data, ensure_ascii=False, separators=(",", ":")),
-        ),
+        f"INSERT INTO contacts (tenant_id, contact_id, {', '.join(cols)}, updated_ms, data) "
+        f"VALUES (?, ?, {', '.join('?' * len(cols))}, ?, ?)",
+        (tenant_id, contact_id, *cols.values(), now_ms, _dump(data)),
     )
     return contact_id
 
@@ -357,25 +348,11 @@ def update_contact_row(
     merged_to: str | None = None,
 ) -> None:
     cols = _columns(data)
+    assignments = ", ".join(f"{c} = ?" for c in cols)
     conn.execute(
-        "UPDATE contacts SET name = ?, name_key = ?, contact_number = ?, number_key = ?, "
-        "status = ?, email = ?, first_name = ?, last_name = ?, account_number = ?, "
-        "updated_ms = ?, data = ?, merged_to = COALESCE(?, merged_to) WHERE contact_id = ?",
-        (
-            cols["name"],
-            cols["name_key"],
-            cols["contact_number"],
-            cols["number_key"],
-            cols["status"],
-            cols["email"],
-            cols["first_name"],
-            cols["last_name"],
-            cols["account_number"],
-            now_ms,
-            json.dumps(data, ensure_ascii=False, separators=(",", ":")),
-            merged_to,
-            contact_id,
-        ),
+        f"UPDATE contacts SET {assignments}, updated_ms = ?, data = ?, "
+        "merged_to = COALESCE(?, merged_to) WHERE contact_id = ?",
+        (*cols.values(), now_ms, _dump(data), merged_to, contact_id),
     )
 
 

@@ -105,6 +105,7 @@ __all__ = [
     "number_key",
     "org_today",
     "parse_body",
+    "parse_contact_and_lines",
     "parse_contact_ref",
     "parse_line",
     "refresh",
@@ -845,6 +846,20 @@ def parse_line(raw: Any, path: str) -> dict[str, Any]:
     return line
 
 
+def parse_contact_and_lines(
+    obj: dict[str, Any], path: str
+) -> tuple[dict[str, str] | None, list[dict[str, Any]] | None]:
+    """The ``Contact`` and ``LineItems`` of a document or bank transaction, when sent."""
+    contact = None
+    if obj.get("Contact") is not None:
+        contact = parse_contact_ref(obj["Contact"], f"{path}.Contact")
+    lines = None
+    raw_lines = as_list(obj.get("LineItems"), "LineItem", f"{path}.LineItems")
+    if raw_lines is not None:
+        lines = [parse_line(item, f"{path}.LineItems[{i}]") for i, item in enumerate(raw_lines)]
+    return contact, lines
+
+
 def parse_contact_ref(raw: Any, path: str) -> dict[str, str]:
     obj = as_object(raw, "Contact", path)
     ref: dict[str, str] = {}
@@ -890,13 +905,7 @@ def parse_document(raw: Any, kind: Kind, path: str) -> Submitted:
     sent = as_bool(obj.get("SentToContact"), f"{path}.SentToContact")
     if sent is not None:
         fields["SentToContact"] = sent
-    contact = None
-    if obj.get("Contact") is not None:
-        contact = parse_contact_ref(obj["Contact"], f"{path}.Contact")
-    lines = None
-    raw_lines = as_list(obj.get("LineItems"), "LineItem", f"{path}.LineItems")
-    if raw_lines is not None:
-        lines = [parse_line(item, f"{path}.LineItems[{i}]") for i, item in enumerate(raw_lines)]
+    contact, lines = parse_contact_and_lines(obj, path)
     return Submitted(fields=fields, contact=contact, lines=lines, doc_id=doc_id)
 
 

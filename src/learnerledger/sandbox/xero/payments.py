@@ -47,8 +47,7 @@ from learnerledger.sandbox.xero.documents import (
     compact_contact,
     compose,
     get_document,
-    parse_contact_ref,
-    parse_line,
+    parse_contact_and_lines,
     savepoint,
 )
 from learnerledger.sandbox.xero.errors import post_data_invalid
@@ -869,13 +868,7 @@ def parse_bank_transactions(body: bytes) -> list[SubmittedBankTransaction]:
         reconciled = as_bool(obj.get("IsReconciled"), f"{path}.IsReconciled")
         if reconciled is not None:
             fields_out["IsReconciled"] = reconciled
-        contact = None
-        if obj.get("Contact") is not None:
-            contact = parse_contact_ref(obj["Contact"], f"{path}.Contact")
-        lines = None
-        raw_lines = as_list(obj.get("LineItems"), "LineItem", f"{path}.LineItems")
-        if raw_lines is not None:
-            lines = [parse_line(x, f"{path}.LineItems[{j}]") for j, x in enumerate(raw_lines)]
+        contact, lines = parse_contact_and_lines(obj, path)
         bank: dict[str, str] = {}
         if obj.get("BankAccount") is not None:
             bank = _account_ref(obj["BankAccount"], f"{path}.BankAccount")
