@@ -5,6 +5,10 @@ The hierarchy::
     LearnerLedgerError          anything learnerledger reports to a user
     ├── ConfigError             a setting has a bad value (names the setting and its source)
     ├── StoreError              the local database cannot be opened or migrated
+    ├── JobRunning              the same job already runs for that organisation (names the run)
+    ├── BudgetSpent             an API's call budget is spent: the job pauses, the next run resumes
+    │   ├── RateLimited         (also a XeroError, below)
+    │   └── WisenetQuotaExhausted  (also a WisenetError, below)
     ├── SandboxError            a sandbox cannot start, or a sandbox command got bad input
     ├── SourceError             learners cannot be read from the SMS
     │   ├── CsvFileError        a CSV file as a whole cannot be imported (missing, header)
@@ -25,6 +29,8 @@ The hierarchy::
         └── UnexpectedResponse  an answer that cannot be read (not JSON, wrong shape)
 
 The CLI prints ``str(error)`` as one paragraph and exits non-zero; no traceback is shown.
+A :class:`BudgetSpent` is not a failure: every job (``learnerledger.jobs``) turns it into a
+``paused`` run and the next run carries on where it stopped.
 """
 
 from __future__ import annotations
@@ -34,8 +40,10 @@ from typing import Any
 
 __all__ = [
     "AuthExpired",
+    "BudgetSpent",
     "ConfigError",
     "CsvFileError",
+    "JobRunning",
     "LearnerLedgerError",
     "NotConnected",
     "NotFound",
@@ -88,6 +96,35 @@ class SandboxError(LearnerLedgerError):
     """A sandbox could not start or a sandbox command was given something it cannot use."""
 
 
+class JobRunning(LearnerLedgerError):
+    """A job of this kind already runs for this organisation; ``run_id`` names it, ``holder``
+    says where (host and process), ``expires_at`` when its lease runs out if it has died."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        run_id: int | None,
+        holder: str,
+        expires_at: datetime | None,
+        fix: str | None = None,
+    ) -> None:
+        super().__init__(message, fix=fix)
+        self.run_id = run_id
+        self.holder = holder
+        self.expires_at = expires_at
+
+
+class BudgetSpent(LearnerLedgerError):
+    """An API's call budget is spent (Xero's rate limits, Wisenet's day quota). Nothing is
+    lost: the job that met it ends ``paused`` and the next run resumes where it stopped.
+
+    Subclasses set ``resumes_at`` (when calls may go again) and ``limit`` (which budget)."""
+
+    resumes_at: datetime
+    limit: str
+
+
 # -- Xero ---------------------------------------------------------------------------------------
 
 
@@ -114,7 +151,7 @@ class NotConnected(XeroError):
     """No Xero organisation is connected, or several are and the command did not say which."""
 
 
-class RateLimited(XeroError):
+class RateLimited(XeroError, BudgetSpent):
     """A Xero rate limit is spent. ``limit`` is ``minute``, ``day``, ``appminute`` or
     ``concurrent``; ``retry_after`` is in seconds; ``resumes_at`` is when calls may go again."""
 
@@ -250,7 +287,7 @@ class WisenetAuthError(WisenetError):
     """Wisenet refused the API key (missing, revoked, or the licence has no API access)."""
 
 
-class WisenetQuotaExhausted(WisenetError):
+class WisenetQuotaExhausted(WisenetError, BudgetSpent):
     """Wisenet kept answering 429 after backing off: the day's quota for the key is spent.
 
     ``resets_at`` is when the quota is expected back (00:00 UTC)."""
@@ -258,3 +295,5 @@ class WisenetQuotaExhausted(WisenetError):
     def __init__(self, message: str, *, resets_at: datetime, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.resets_at = resets_at
+        self.resumes_at = resets_at
+        self.limit = "day"

@@ -18,8 +18,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from learnerledger.config import Config
-from learnerledger.store import Store, connections, learners, runs
+from learnerledger.store import Store
+from learnerledger.store.learners import learners
 from learnerledger.store.sync_tables import contact_links
+from learnerledger.store.tables import connections, runs
 from learnerledger.store.xero_tables import (
     xero_contacts,
     xero_cursors,
@@ -130,7 +132,7 @@ def collect_status(
                 "started_utc": _iso(r.started_utc),
                 "finished_utc": _iso(r.finished_utc),
                 "counts": r.counts or {},
-                "errors": len(r.errors or []),
+                "errors": len(r.problems or []),
                 "message": r.message or "",
             }
             for r in conn.execute(

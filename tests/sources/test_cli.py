@@ -14,8 +14,9 @@ from click.testing import CliRunner, Result
 from conftest import WisenetSandbox
 from learnerledger.cli import main
 from learnerledger.sources import wisenet
-from learnerledger.store import connections, open_store
+from learnerledger.store import open_store
 from learnerledger.store.learners import count_learners
+from learnerledger.store.tables import connections
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 EXAMPLE = DOCS / "examples" / "learners.csv"

@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 
 from learnerledger.errors import CsvFileError
 from learnerledger.sources.csvfile import COLUMNS, REJECTIONS, import_learners
-from learnerledger.store import Store, open_store, runs
+from learnerledger.store import Store, open_store
 from learnerledger.store.learners import count_learners, get_learner, iter_learners, learners
+from learnerledger.store.tables import runs
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 EXAMPLE = DOCS / "examples" / "learners.csv"
@@ -293,7 +294,7 @@ def test_each_import_is_recorded_with_its_counts_and_errors(tmp_path: Path, stor
     assert run.status == "succeeded"
     assert run.counts["inserted"] == 1
     assert run.counts["rejected"] == 1
-    (error,) = run.errors
+    (error,) = run.problems
     assert error["line"] == 3
     assert error["field"] == "StreetState"
     assert "Write one of" in error["message"]

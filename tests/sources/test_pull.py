@@ -21,8 +21,9 @@ from learnerledger.sources.wisenet import (
     connect_wisenet,
     pull_learners,
 )
-from learnerledger.store import Store, connections, load_secret_box, runs
+from learnerledger.store import Store, load_secret_box
 from learnerledger.store.learners import count_learners, get_learner, iter_learners
+from learnerledger.store.tables import connections, runs
 
 
 def connect(store: Store, sandbox: WisenetSandbox, tmp_path: Path) -> WisenetConnection:

@@ -31,7 +31,8 @@ from learnerledger.sources.wisenet import (
     open_client,
     resolve_zone,
 )
-from learnerledger.store import Store, connections, load_secret_box
+from learnerledger.store import Store, load_secret_box
+from learnerledger.store.tables import connections
 
 KEY = "s3cret-api-key"
 

@@ -16,9 +16,10 @@ from learnerledger.domain.contact import ContactMapping
 from learnerledger.domain.learner import Address, Learner
 from learnerledger.sandbox.xero import DEFAULT_TENANT_ID, Limits
 from learnerledger.sandbox.xero.contacts import insert_contact
-from learnerledger.store import Store, runs
+from learnerledger.store import Store
 from learnerledger.store.learners import upsert_learners
 from learnerledger.store.sync_tables import contact_links, journal_steps
+from learnerledger.store.tables import runs
 from learnerledger.sync import sync_learners
 
 ROOMY = Limits(minute=100_000, day=1_000_000)
@@ -251,7 +252,7 @@ def test_the_run_is_in_the_history(setup: ConnectedXero) -> None:
     assert row.status == "succeeded"
     assert row.counts["created"] == 1
     assert row.counts["invalid"] == 1
-    assert row.errors == [
+    assert row.problems == [
         {
             "ref_internal": "DAU0000002",
             "state": "invalid",

@@ -22,7 +22,8 @@ from conftest import (
 from learnerledger.config import load_config
 from learnerledger.errors import NotConnected, ReconnectNeeded, XeroError
 from learnerledger.status import collect_status
-from learnerledger.store import Store, connections, load_secret_box
+from learnerledger.store import Store, load_secret_box
+from learnerledger.store.tables import connections
 from learnerledger.xero import (
     connect_custom,
     connect_oauth,

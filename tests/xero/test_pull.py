@@ -17,7 +17,8 @@ from learnerledger.sandbox.xero.contacts import insert_contact
 from learnerledger.sandbox.xero.seed import seed_organisation
 from learnerledger.sandbox.xero.webapp import merge
 from learnerledger.status import collect_status
-from learnerledger.store import Store, runs
+from learnerledger.store import Store
+from learnerledger.store.tables import runs
 from learnerledger.store.xero_tables import xero_contacts, xero_cursors, xero_rejects
 from learnerledger.xero import PullProgress, pull_contacts
 from learnerledger.xero.mirror import CLOCK_MARGIN_MS

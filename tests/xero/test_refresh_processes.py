@@ -14,7 +14,8 @@ import pytest
 import sqlalchemy as sa
 
 from conftest import OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, XeroSandbox, browser_consent
-from learnerledger.store import Store, connections, load_secret_box
+from learnerledger.store import Store, load_secret_box
+from learnerledger.store.tables import connections
 from learnerledger.xero import connect_oauth
 from learnerledger.xero.connections import TokenSet
 

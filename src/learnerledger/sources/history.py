@@ -9,7 +9,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from learnerledger.store import Store, runs
+from learnerledger.store import Store
+from learnerledger.store.tables import runs
 
 __all__ = ["MAX_STORED_ERRORS", "finish_run", "start_run"]
 
@@ -26,7 +27,7 @@ def start_run(store: Store, job: str, *, connection_id: int | None = None) -> in
                 started_utc=datetime.now(UTC),
                 status="running",
                 counts={},
-                errors=[],
+                problems=[],
             )
         )
         key = result.inserted_primary_key
@@ -55,7 +56,7 @@ def finish_run(
                 finished_utc=datetime.now(UTC),
                 status=status,
                 counts=all_counts,
-                errors=stored,
+                problems=stored,
                 message=message,
             )
         )

@@ -35,7 +35,8 @@ from learnerledger.errors import (
 )
 from learnerledger.sources.fields import normalise_phone, parse_timestamp
 from learnerledger.sources.history import finish_run, start_run
-from learnerledger.store import SecretBox, Store, connections
+from learnerledger.store import SecretBox, Store
+from learnerledger.store import connections as stored_connections
 from learnerledger.store.learners import learners, set_sync_to_xero, upsert_learners
 from learnerledger.store.tables import meta_values
 
@@ -343,39 +344,23 @@ def connect_wisenet(
         factory = client_factory or (lambda u, k: open_client(u, k))
         with factory(url, api_key) as client:
             client.combo("states")
-    now = datetime.now(UTC)
     name = urlsplit(url).netloc
-    values = {
-        "kind": "wisenet",
-        "name": name,
-        "tenant_id": None,
-        "base_url": url,
-        "auth_mode": "api_key",
-        "secret": box.seal({"api_key": api_key}),
-        "state": "connected",
-        "state_detail": "",
-        "updated_utc": now,
-    }
-    with store.transaction() as conn:
-        existing = conn.execute(
-            sa.select(connections.c.id).where(connections.c.kind == "wisenet")
-        ).scalar_one_or_none()
-        if existing is None:
-            result = conn.execute(connections.insert().values(**values, created_utc=now))
-            key = result.inserted_primary_key
-            assert key is not None
-            connection_id = int(key[0])
-        else:
-            connection_id = int(existing)
-            conn.execute(
-                connections.update().where(connections.c.id == connection_id).values(**values)
-            )
-    return WisenetConnection(connection_id, name, url, "connected", api_key)
+    row = stored_connections.save_connection(
+        store,
+        kind="wisenet",
+        tenant_id=None,
+        base_url=url,
+        name=name,
+        auth_mode="api_key",
+        secret=box.seal({"api_key": api_key}),
+        same_kind_replaces=True,
+    )
+    return WisenetConnection(row.id, name, url, "connected", api_key)
 
 
 def load_connection(store: Store, box: SecretBox) -> WisenetConnection:
-    with store.read() as conn:
-        row = conn.execute(sa.select(connections).where(connections.c.kind == "wisenet")).first()
+    found = stored_connections.list_connections(store, "wisenet")
+    row = found[0] if found else None
     if row is None or row.secret is None:
         raise WisenetNotConnected(
             "No Wisenet connection is stored yet.",
@@ -387,12 +372,7 @@ def load_connection(store: Store, box: SecretBox) -> WisenetConnection:
 
 
 def _set_connection_state(store: Store, connection_id: int, state: str, detail: str) -> None:
-    with store.transaction() as conn:
-        conn.execute(
-            connections.update()
-            .where(connections.c.id == connection_id)
-            .values(state=state, state_detail=detail, updated_utc=datetime.now(UTC))
-        )
+    stored_connections.set_state(store, connection_id, state, detail)
 
 
 def resolve_zone(name: str) -> tzinfo:

@@ -1,23 +1,30 @@
-"""The local store: SQLAlchemy tables, Alembic migrations and one nesting ``transaction()``.
+"""The local store: SQLAlchemy tables, Alembic migrations, one nesting ``transaction()``, and
+the repositories: the only modules that run SQL against learnerledger's tables, each table
+written by exactly one of them (``docs/architecture.md`` lists which).
 
-Each part of learnerledger declares its tables in its own module here, on one ``metadata``;
-importing this package registers them all.
+Each part of learnerledger declares its tables in a module here, on one ``metadata``;
+importing this package registers them all. The package exposes the repository modules
+(``store.history``, ``store.leases``, ...), not the tables.
 """
 
+from learnerledger.store import connections as connections
+from learnerledger.store import history as history
+from learnerledger.store import learners as learners
+from learnerledger.store import leases as leases
 from learnerledger.store import sync_tables as sync_tables  # registers the sync tables
 from learnerledger.store import xero_tables as xero_tables  # registers the Xero tables
 from learnerledger.store.db import Store, open_store
-from learnerledger.store.learners import learners
 from learnerledger.store.secrets import SecretBox, load_secret_box
-from learnerledger.store.tables import connections, metadata, runs
+from learnerledger.store.tables import metadata
 
 __all__ = [
     "SecretBox",
     "Store",
     "connections",
+    "history",
     "learners",
+    "leases",
     "load_secret_box",
     "metadata",
     "open_store",
-    "runs",
 ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["connections", "meta_values", "metadata", "runs"]
+__all__ = ["connections", "leases", "meta_values", "metadata", "runs"]
 
 metadata = sa.MetaData()
 
@@ -37,7 +37,10 @@ connections = sa.Table(
     sa.UniqueConstraint("kind", "tenant_id", "base_url", name="uq_connections_kind_tenant"),
 )
 
-# Every job run (History): what ran, how it ended, its counts and per-record errors.
+# Every job run (History): what ran, for which organisation, how it ended (``status``: running,
+# then succeeded|failed|paused|cancelled), its counts, the API calls it used, where a paused run
+# resumes, its last progress event and its per-record problems (capped; ``problems_dropped``
+# says how many more there were). Written only by ``store/runs.py``.
 runs = sa.Table(
     "runs",
     metadata,
@@ -46,8 +49,27 @@ runs = sa.Table(
     sa.Column("connection_id", sa.Integer, sa.ForeignKey("connections.id"), nullable=True),
     sa.Column("started_utc", sa.DateTime(timezone=True), nullable=False),
     sa.Column("finished_utc", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("status", sa.String(20), nullable=False),  # running|succeeded|failed|paused
+    sa.Column("status", sa.String(20), nullable=False),
     sa.Column("counts", sa.JSON, nullable=False, default=dict),
-    sa.Column("errors", sa.JSON, nullable=False, default=list),
+    sa.Column("problems", sa.JSON, nullable=False, default=list),
     sa.Column("message", sa.Text, nullable=False, server_default=""),
+    sa.Column("calls", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("problems_dropped", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("resume", sa.JSON, nullable=True),
+    sa.Column("progress", sa.JSON, nullable=True),
+)
+sa.Index("ix_runs_job", runs.c.job, runs.c.connection_id, runs.c.id)
+
+# Named leases that every process on every machine sharing the store respects, and that free
+# themselves when their holder dies (the lease runs out): ``job:<job>:<organisation>`` keeps a
+# job to one run at a time, ``refresh:<connection>`` lets one process refresh a token set.
+# ``detail`` says who holds it (run, host, process) for the message a second start gets.
+# Written only by ``store/leases.py``.
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("holder", sa.String(64), nullable=True),
+    sa.Column("expires_ms", sa.BigInteger, nullable=True),
+    sa.Column("detail", sa.JSON, nullable=True),
 )

@@ -1,4 +1,4 @@
-"""Tables of the Xero connector: the shared rate budget, the refresh locks, and the local mirror
+"""Tables of the Xero connector: the shared rate budget and the local mirror
 of each connected organisation (contacts, documents, read cursors, records Xero sent malformed).
 
 Times are epoch milliseconds (``BigInteger``): exact, zone-free and sortable on SQLite and
@@ -21,7 +21,6 @@ __all__ = [
     "xero_contacts",
     "xero_cursors",
     "xero_documents",
-    "xero_locks",
     "xero_rejects",
 ]
 
@@ -62,15 +61,6 @@ xero_budget_slots = sa.Table(
     metadata,
     sa.Column("connection_id", sa.Integer, sa.ForeignKey(_CONNECTION), primary_key=True),
     sa.Column("slot", sa.Integer, primary_key=True),
-    sa.Column("holder", sa.String(64), nullable=True),
-    sa.Column("expires_ms", sa.BigInteger, nullable=True),
-)
-
-# Named leases, e.g. ``refresh:<connection id>``: only the holder may refresh that token set.
-xero_locks = sa.Table(
-    "xero_locks",
-    metadata,
-    sa.Column("name", sa.String(100), primary_key=True),
     sa.Column("holder", sa.String(64), nullable=True),
     sa.Column("expires_ms", sa.BigInteger, nullable=True),
 )

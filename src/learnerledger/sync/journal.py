@@ -19,8 +19,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from learnerledger.store import runs
 from learnerledger.store.sync_tables import contact_links, journal_steps
+from learnerledger.store.tables import runs
 from learnerledger.sync.plan import Plan
 
 __all__ = [

@@ -33,8 +33,9 @@ from learnerledger.errors import (
     TransientError,
     UnexpectedResponse,
 )
-from learnerledger.store import Store, runs
+from learnerledger.store import Store
 from learnerledger.store.learners import iter_learners
+from learnerledger.store.tables import runs
 from learnerledger.store.xero_tables import xero_contacts, xero_cursors
 from learnerledger.sync import journal
 from learnerledger.sync.journal import Step
@@ -363,7 +364,7 @@ def _start_run(store: Store, client: XeroClient, plan: Plan, index: ContactIndex
                 started_utc=datetime.now(UTC),
                 status="running",
                 counts={"planned": plan.totals()},
-                errors=[],
+                problems=[],
                 message="",
             )
         ).inserted_primary_key
@@ -396,7 +397,7 @@ def _finish_run(store: Store, report: SyncReport) -> None:
                 finished_utc=datetime.now(UTC),
                 status=report.status,
                 counts=report.counts(),
-                errors=report.errors,
+                problems=report.errors,
                 message=report.message,
             )
         )

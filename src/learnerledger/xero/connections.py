@@ -10,13 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
-
 from learnerledger.errors import NotConnected, ReconnectNeeded
-from learnerledger.store import SecretBox, Store, connections
+from learnerledger.store import SecretBox, Store
+from learnerledger.store import connections as stored
 
 __all__ = [
     "XERO_API_BASE",
@@ -129,13 +127,7 @@ def _row_to_connection(row: Any) -> XeroConnection:
 
 
 def list_connections(store: Store) -> list[XeroConnection]:
-    with store.read() as conn:
-        rows = conn.execute(
-            sa.select(connections)
-            .where(connections.c.kind == "xero")
-            .order_by(connections.c.name, connections.c.id)
-        ).all()
-    return [_row_to_connection(r) for r in rows]
+    return [_row_to_connection(r) for r in stored.list_connections(store, "xero")]
 
 
 def find_connection(store: Store, tenant: str | None = None) -> XeroConnection:
@@ -178,39 +170,16 @@ def save_connection(
     tokens: TokenSet,
 ) -> XeroConnection:
     """Add the organisation, or reconnect it (same row, so its mirror and budget are kept)."""
-    now = datetime.now(UTC)
     base = (base_url or XERO_API_BASE).rstrip("/")
-    values = {
-        "name": name,
-        "auth_mode": tokens.auth_mode,
-        "secret": box.seal(tokens.to_secret()),
-        "state": "connected",
-        "state_detail": "",
-        "updated_utc": now,
-    }
-    with store.transaction() as conn:
-        existing = conn.execute(
-            sa.select(connections.c.id).where(
-                connections.c.kind == "xero",
-                connections.c.tenant_id == tenant_id,
-                connections.c.base_url == base,
-            )
-        ).scalar_one_or_none()
-        if existing is None:
-            conn.execute(
-                connections.insert().values(
-                    kind="xero", tenant_id=tenant_id, base_url=base, created_utc=now, **values
-                )
-            )
-        else:
-            conn.execute(connections.update().where(connections.c.id == existing).values(values))
-        row = conn.execute(
-            sa.select(connections).where(
-                connections.c.kind == "xero",
-                connections.c.tenant_id == tenant_id,
-                connections.c.base_url == base,
-            )
-        ).one()
+    row = stored.save_connection(
+        store,
+        kind="xero",
+        tenant_id=tenant_id,
+        base_url=base,
+        name=name,
+        auth_mode=tokens.auth_mode,
+        secret=box.seal(tokens.to_secret()),
+    )
     return _row_to_connection(row)
 
 
@@ -223,35 +192,20 @@ class TokenStore:
         self.connection = connection
 
     def load(self) -> TokenSet:
-        with self.store.read() as conn:
-            row = conn.execute(
-                sa.select(
-                    connections.c.secret, connections.c.state, connections.c.state_detail
-                ).where(connections.c.id == self.connection.id)
-            ).one()
+        row = stored.get_connection(self.store, self.connection.id)
+        if row is None:
+            raise self.reconnect_error("It is no longer stored.")
         if row.state == "reconnect_needed":
-            raise self.reconnect_error(str(row.state_detail or ""))
+            raise self.reconnect_error(row.state_detail)
         if row.secret is None:
             raise self.reconnect_error("No credentials are stored for it.")
         return TokenSet.from_secret(self.box.open(row.secret))
 
     def save(self, tokens: TokenSet) -> None:
-        with self.store.transaction() as conn:
-            conn.execute(
-                connections.update()
-                .where(connections.c.id == self.connection.id)
-                .values(secret=self.box.seal(tokens.to_secret()), updated_utc=datetime.now(UTC))
-            )
+        stored.set_secret(self.store, self.connection.id, self.box.seal(tokens.to_secret()))
 
     def mark_reconnect_needed(self, detail: str) -> None:
-        with self.store.transaction() as conn:
-            conn.execute(
-                connections.update()
-                .where(connections.c.id == self.connection.id)
-                .values(
-                    state="reconnect_needed", state_detail=detail, updated_utc=datetime.now(UTC)
-                )
-            )
+        stored.set_state(self.store, self.connection.id, "reconnect_needed", detail)
 
     def reconnect_error(self, detail: str) -> ReconnectNeeded:
         c = self.connection

@@ -1,9 +1,5 @@
-"""Named leases in the store: a lock that every process on every machine sharing the store
-respects, and that frees itself when its holder dies (the lease runs out).
-
-Taking the lock is one conditional ``UPDATE`` (``holder IS NULL OR expires_ms <= now``), which
-is atomic on SQLite and PostgreSQL alike.
-"""
+"""A lock that every process on every machine sharing the store respects, and that frees
+itself when its holder dies: a named lease (``store/leases.py``) waited for and held."""
 
 from __future__ import annotations
 
@@ -12,12 +8,8 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
-
 from learnerledger.errors import StoreError
-from learnerledger.store import Store
-from learnerledger.store.xero_tables import xero_locks
+from learnerledger.store import Store, leases
 
 __all__ = ["StoreLock"]
 
@@ -47,43 +39,18 @@ class StoreLock:
         return int(self.clock() * 1000)
 
     def try_acquire(self) -> bool:
-        now = self._now_ms()
-        with self.store.transaction() as conn:
-            exists = conn.execute(
-                sa.select(xero_locks.c.name).where(xero_locks.c.name == self.name)
-            ).first()
-            if exists is None:
-                try:
-                    with self.store.transaction() as inner:
-                        inner.execute(xero_locks.insert().values(name=self.name))
-                except IntegrityError:
-                    pass  # created by another process meanwhile
-            taken = conn.execute(
-                xero_locks.update()
-                .where(
-                    xero_locks.c.name == self.name,
-                    sa.or_(xero_locks.c.holder.is_(None), xero_locks.c.expires_ms <= now),
-                )
-                .values(holder=self.holder, expires_ms=now + self.lease_ms)
-            ).rowcount
-        return bool(taken)
+        return leases.acquire(
+            self.store, self.name, self.holder, now_ms=self._now_ms(), lease_ms=self.lease_ms
+        )
 
     def renew(self) -> None:
         """Extend the lease before a step that may take long."""
-        with self.store.transaction() as conn:
-            conn.execute(
-                xero_locks.update()
-                .where(xero_locks.c.name == self.name, xero_locks.c.holder == self.holder)
-                .values(expires_ms=self._now_ms() + self.lease_ms)
-            )
+        leases.renew(
+            self.store, self.name, self.holder, now_ms=self._now_ms(), lease_ms=self.lease_ms
+        )
 
     def release(self) -> None:
-        with self.store.transaction() as conn:
-            conn.execute(
-                xero_locks.update()
-                .where(xero_locks.c.name == self.name, xero_locks.c.holder == self.holder)
-                .values(holder=None, expires_ms=None)
-            )
+        leases.release(self.store, self.name, self.holder)
 
     @contextmanager
     def hold(self) -> Iterator[None]:

@@ -26,7 +26,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from learnerledger.errors import LearnerLedgerError, RateLimited
-from learnerledger.store import Store, runs
+from learnerledger.store import Store
+from learnerledger.store.tables import runs
 from learnerledger.store.xero_tables import (
     xero_contacts,
     xero_cursors,
@@ -203,7 +204,7 @@ class _Run:
                     started_utc=datetime.now(UTC),
                     status="running",
                     counts={},
-                    errors=[],
+                    problems=[],
                     message="",
                 )
             ).inserted_primary_key
@@ -249,7 +250,7 @@ class _Run:
                     finished_utc=datetime.now(UTC),
                     status=report.status,
                     counts=report.counts(),
-                    errors=report.problems,
+                    problems=report.problems,
                     message=report.message,
                 )
             )
