@@ -26,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from learnerledger.domain.contact import ContactMapping, diff_contact
+from learnerledger.domain.mirror import ContactIndex, MirroredContact
 from learnerledger.errors import (
     LearnerLedgerError,
     RateLimited,
@@ -39,13 +40,7 @@ from learnerledger.store.tables import runs
 from learnerledger.store.xero_tables import xero_contacts, xero_cursors
 from learnerledger.sync import journal
 from learnerledger.sync.journal import Step
-from learnerledger.sync.plan import (
-    ContactIndex,
-    MirroredContact,
-    Plan,
-    batches,
-    make_plan,
-)
+from learnerledger.sync.plan import Plan, batches, make_plan
 from learnerledger.text import count
 from learnerledger.xero.client import ItemResult, XeroClient
 from learnerledger.xero.mirror import pull_contacts, store_contacts
