@@ -950,7 +950,9 @@ def sync_learners_command(
         if bar is not None:
             bar.update(p.done - bar.pos)
             note = f" — {p.note}" if p.note else ""
-            bar.label = f"Batches {p.batches_done}/{p.batches_total}{note}"
+            batches = p.detail or {}
+            done, total = batches.get("batches_done", 0), batches.get("batches_total", 0)
+            bar.label = f"Batches {done}/{total}{note}"
             bar.render_progress()
 
     with open_client(store, _config(ctx), tenant=tenant) as client:

@@ -37,7 +37,15 @@ def test_dry_run_then_apply_on_the_command_line(
     planned = _invoke(setup, tmp_path, "--dry-run", "--json")
     assert planned.exit_code == 0, planned.output
     plan = json.loads(planned.stdout)
-    assert plan["totals"] == {"create": 2, "update": 0, "unchanged": 0, "invalid": 1, "conflict": 0}
+    assert plan["totals"] == {
+        "create": 2,
+        "update": 0,
+        "unchanged": 0,
+        "adopt": 0,
+        "review": 0,
+        "invalid": 1,
+        "conflict": 0,
+    }
     assert plan["api_calls"] == 2
     assert {x["ref_internal"]: x["state"] for x in plan["learners"]} == {
         "DAU0000001": "create",

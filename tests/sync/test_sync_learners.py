@@ -16,7 +16,7 @@ from learnerledger.domain.contact import ContactMapping
 from learnerledger.domain.learner import Address, Learner
 from learnerledger.sandbox.xero import DEFAULT_TENANT_ID, Limits
 from learnerledger.sandbox.xero.contacts import insert_contact
-from learnerledger.store import Store
+from learnerledger.store import Store, history
 from learnerledger.store.learners import upsert_learners
 from learnerledger.store.sync_tables import contact_links, journal_steps
 from learnerledger.store.tables import runs
@@ -246,17 +246,20 @@ def test_the_run_is_in_the_history(setup: ConnectedXero) -> None:
     put_learners(setup.store, make_learner("DAU0000001"), make_learner("DAU0000002", first=""))
     with setup.client() as client:
         report = sync_learners(setup.store, client)
-    with setup.store.read() as conn:
-        row = conn.execute(sa.select(runs).where(runs.c.id == report.run_id)).one()
+    assert report.run_id is not None
+    row = history.get_run(setup.store, report.run_id)
+    assert row is not None
     assert row.job == "sync learners"
     assert row.status == "succeeded"
     assert row.counts["created"] == 1
     assert row.counts["invalid"] == 1
     assert row.problems == [
         {
-            "ref_internal": "DAU0000002",
-            "state": "invalid",
+            "record": "DAU0000002",
+            "code": "not_ready",
+            "field": "",
             "message": "Add a first name in the SMS.",
+            "fix": "",
         }
     ]
 
@@ -405,7 +408,7 @@ def test_progress_reports_learners_batches_and_waits(
         report = sync_learners(setup.store, client, on_progress=events.append)
     assert report.counts()["created"] == 120
     assert events[-1].done == events[-1].total == 120
-    assert events[-1].batches_done == events[-1].batches_total == 3
+    assert events[-1].detail["batches_done"] == events[-1].detail["batches_total"] == 3
     assert any("waiting on the rate budget (minute)" in e.note for e in events)
 
 

@@ -9,6 +9,9 @@ Per learner flagged for Xero the plan says one of:
 * ``invalid``: the learner cannot be synced yet (``Learner.ready_for_xero``'s reasons);
 * ``conflict``: something in Xero stands in the way; the reason says what a person should do.
 
+``adopt`` and ``review`` (``domain.states.PlanState``) come with duplicate matching. Every
+reason comes with a stable code (``PlanItem.codes``), for scripts, filters and the web UI.
+
 The learner's contact is found by the link table, then by ContactNumber; never by Name. This
 module is pure: the runner loads the learners, the mirrored contacts and the links.
 """
@@ -23,6 +26,7 @@ from typing import Any
 from learnerledger.domain.contact import ContactMapping, diff_contact, mapped_hash
 from learnerledger.domain.learner import Learner
 from learnerledger.domain.mirror import ContactIndex, MirroredContact, name_key
+from learnerledger.domain.states import PlanState
 
 __all__ = [
     "STATES",
@@ -31,16 +35,25 @@ __all__ = [
     "make_plan",
 ]
 
-STATES = ("create", "update", "unchanged", "invalid", "conflict")
+STATES = tuple(PlanState)
 BATCH = 50
+
+
+# The stable codes of the reasons a plan gives (``PlanItem.codes``, beside each reason).
+NOT_READY = "not_ready"  # refined by the learner's own reason codes where it has them
+SEVERAL_CARRIERS = "several_contacts_carry_ref"
+NAME_TAKEN = "name_taken"
+ARCHIVED = "contact_archived"
+MERGED_AWAY = "contact_merged_away"
 
 
 @dataclass(frozen=True)
 class PlanItem:
     ref_internal: str
-    state: str
+    state: PlanState
     contact_id: str | None = None
     reasons: tuple[str, ...] = ()
+    codes: tuple[str, ...] = ()  # one per reason
     changes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     payload: Mapping[str, Any] | None = None  # what will be sent (create / update)
     mapped_hash: str | None = None
@@ -52,6 +65,7 @@ class PlanItem:
             "state": self.state,
             "contact_id": self.contact_id,
             "reasons": list(self.reasons),
+            "codes": list(self.codes),
             "changes": {k: dict(v) for k, v in self.changes.items()},
         }
 
@@ -66,12 +80,12 @@ class Plan:
     day_remaining: int | None = None
 
     def totals(self) -> dict[str, int]:
-        counts = dict.fromkeys(STATES, 0)
+        counts = {str(state): 0 for state in STATES}
         for item in self.items:
-            counts[item.state] += 1
+            counts[str(item.state)] += 1
         return counts
 
-    def writes(self, state: str) -> list[PlanItem]:
+    def writes(self, state: PlanState | str) -> list[PlanItem]:
         return [i for i in self.items if i.state == state]
 
     @property
@@ -157,9 +171,16 @@ def _plan_one(
     hashes: Mapping[str, str | None],
 ) -> PlanItem:
     ref = learner.ref_internal
-    reasons = [r for r in learner.ready_for_xero() if "Sync to Xero" not in r]
+    # Only learners flagged for Xero are planned, so every reason is something to fix.
+    reasons = learner.ready_for_xero()
     if reasons:
-        return PlanItem(ref, "invalid", linked.get(ref), tuple(reasons))
+        return PlanItem(
+            ref,
+            PlanState.INVALID,
+            linked.get(ref),
+            tuple(reasons),
+            codes=(NOT_READY,) * len(reasons),
+        )
     mapped = mapping.contact(learner)
     digest = mapped_hash(mapped)
     name = str(mapped.get("Name", ""))
@@ -175,13 +196,14 @@ def _plan_one(
             listed = ", ".join(_describe(c) for c in carriers)
             return PlanItem(
                 ref,
-                "conflict",
+                PlanState.CONFLICT,
                 None,
                 (
                     f"{len(carriers)} contacts carry {ref} as their Contact Code: {listed}. "
                     "A learner must have exactly one. In Xero, merge them into the one to keep "
                     "(or archive the others), then sync again.",
                 ),
+                codes=(SEVERAL_CARRIERS,),
             )
         if carriers:
             contact = carriers[0]
@@ -189,22 +211,38 @@ def _plan_one(
     if contact is None:
         holders = contacts.holding_name(name) if name else []
         if holders:
-            return PlanItem(ref, "conflict", None, (_name_taken_reason(name, holders[0], ref),))
-        return PlanItem(ref, "create", None, payload=mapped, mapped_hash=digest)
+            return PlanItem(
+                ref,
+                PlanState.CONFLICT,
+                None,
+                (_name_taken_reason(name, holders[0], ref),),
+                codes=(NAME_TAKEN,),
+            )
+        return PlanItem(ref, PlanState.CREATE, None, payload=mapped, mapped_hash=digest)
 
     if not contact.active:
-        return PlanItem(ref, "conflict", contact.contact_id, (_archived_reason(ref, contact),))
+        return PlanItem(
+            ref,
+            PlanState.CONFLICT,
+            contact.contact_id,
+            (_archived_reason(ref, contact),),
+            codes=(MERGED_AWAY if contact.merged_to else ARCHIVED,),
+        )
     if name:
         others = [c for c in contacts.holding_name(name) if c.contact_id != contact.contact_id]
         if others and name_key(name) != name_key(contact.name):
             return PlanItem(
-                ref, "conflict", contact.contact_id, (_name_taken_reason(name, others[0], ref),)
+                ref,
+                PlanState.CONFLICT,
+                contact.contact_id,
+                (_name_taken_reason(name, others[0], ref),),
+                codes=(NAME_TAKEN,),
             )
     diff = diff_contact(mapped, contact.data)
     if not diff:
         return PlanItem(
             ref,
-            "unchanged",
+            PlanState.UNCHANGED,
             contact.contact_id,
             mapped_hash=digest,
             link=found_by_number or hashes.get(ref) != digest,
@@ -212,7 +250,7 @@ def _plan_one(
     payload = {"ContactID": contact.contact_id, **diff}
     return PlanItem(
         ref,
-        "update",
+        PlanState.UPDATE,
         contact.contact_id,
         changes=_changes(diff, contact.data),
         payload=payload,

@@ -18,28 +18,23 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from learnerledger.domain.contact import ContactMapping, diff_contact
 from learnerledger.domain.mirror import ContactIndex, MirroredContact
-from learnerledger.errors import (
-    LearnerLedgerError,
-    RateLimited,
-    ServerError,
-    TransientError,
-    UnexpectedResponse,
-)
-from learnerledger.store import Store
+from learnerledger.domain.states import PlanState
+from learnerledger.errors import BudgetSpent, ServerError, TransientError, UnexpectedResponse
+from learnerledger.jobs import Job, ProgressListener
+from learnerledger.store import Store, links
+from learnerledger.store import journal as journal_repo
+from learnerledger.store.journal import Step
 from learnerledger.store.learners import iter_learners
-from learnerledger.store.tables import runs
 from learnerledger.store.xero_tables import xero_contacts, xero_cursors
 from learnerledger.sync import journal
-from learnerledger.sync.journal import Step
 from learnerledger.sync.plan import Plan, batches, make_plan
 from learnerledger.text import count
 from learnerledger.xero.client import ItemResult, XeroClient
@@ -47,20 +42,7 @@ from learnerledger.xero.mirror import pull_contacts, store_contacts
 from learnerledger.xero.ratelimit import Waiting
 from learnerledger.xero.wire import Contact, to_ms
 
-__all__ = ["SyncProgress", "SyncReport", "sync_learners"]
-
-_MAX_ERRORS_KEPT = 500
-
-
-@dataclass(frozen=True)
-class SyncProgress:
-    """What a progress bar shows: learners done of total, batches, and any wait."""
-
-    done: int
-    total: int
-    batches_done: int
-    batches_total: int
-    note: str = ""
+__all__ = ["SyncReport", "sync_learners"]
 
 
 @dataclass
@@ -76,7 +58,7 @@ class SyncReport:
     calls: int = 0
     errors: list[dict[str, str]] = field(default_factory=list)
     message: str = ""
-    paused: RateLimited | None = None
+    paused: BudgetSpent | None = None
 
     def counts(self) -> dict[str, int]:
         totals = self.plan.totals()
@@ -102,9 +84,6 @@ class SyncReport:
         }
 
 
-Progress = Callable[[SyncProgress], None]
-
-
 class _Apply:
     """Sends one run's journal and records what Xero said."""
 
@@ -113,13 +92,13 @@ class _Apply:
         store: Store,
         client: XeroClient,
         report: SyncReport,
-        on_progress: Progress | None,
+        job: Job,
         total: int,
     ) -> None:
         self.store = store
         self.client = client
         self.report = report
-        self.on_progress = on_progress
+        self.job = job
         self.total = total
         self.done = 0
         self.batches_total = 0
@@ -131,22 +110,25 @@ class _Apply:
         return self.client.connection.id
 
     def tell(self, note: str = "") -> None:
-        if self.on_progress is not None:
-            self.on_progress(
-                SyncProgress(self.done, self.total, self.batches_done, self.batches_total, note)
-            )
+        self.job.progress(
+            "sending",
+            self.done,
+            self.total,
+            note=note,
+            detail={"batches_done": self.batches_done, "batches_total": self.batches_total},
+        )
 
     def run(self, run_id: int) -> None:
         with self.store.read() as conn:
-            steps = journal.open_steps(conn, run_id)
-        unknown = [s for s in steps if s.status == "sent"]
+            open_steps = journal_repo.open_steps(conn, run_id)
+        unknown = [s for s in open_steps if s.status == "sent"]
         if unknown:
             self.tell(f"looking up {len(unknown)} writes whose answer was lost")
             self.settle(unknown)
         with self.store.read() as conn:
-            steps = journal.open_steps(conn, run_id)
-        creates = [s for s in steps if s.action == "create"]
-        updates = [s for s in steps if s.action == "update"]
+            open_steps = journal_repo.open_steps(conn, run_id)
+        creates = [s for s in open_steps if s.action == "create"]
+        updates = [s for s in open_steps if s.action == "update"]
         self.batches_total += len(batches(creates)) + len(batches(updates))
         self.tell()
         for batch in batches(creates):
@@ -158,7 +140,7 @@ class _Apply:
         attempt = max(s.attempts for s in batch)
         key = journal.batch_key(batch, attempt)
         with self.store.transaction() as conn:
-            journal.mark_sent(conn, batch, key)
+            journal_repo.mark_sent(conn, batch, key)
         payloads = [dict(s.payload) for s in batch]
         try:
             if action == "create":
@@ -186,7 +168,7 @@ class _Apply:
             with self.store.transaction() as conn:
                 if result.ok and result.record is not None:
                     contact = result.record
-                    journal.record_done(
+                    journal_repo.record_done(
                         conn, step, self.connection_id, contact.contact_id, to_ms(contact.updated)
                     )
                     store_contacts(conn, self.connection_id, [contact], now_ms)
@@ -197,14 +179,17 @@ class _Apply:
                         self.report.updated += 1
                 else:
                     message = explain(step, result.messages)
-                    journal.record_failed(conn, step, message)
+                    journal_repo.record_failed(conn, step, message)
                     self.report.failed += 1
-                    self.error(step.ref_internal, step.action, message)
+                    self.error(step.ref_internal, step.action, "xero_refused", message)
             self.done += 1
 
-    def error(self, ref: str, state: str, message: str) -> None:
-        if len(self.report.errors) < _MAX_ERRORS_KEPT:
-            self.report.errors.append({"ref_internal": ref, "state": state, "message": message})
+    def error(self, ref: str, state: str, code: str, message: str) -> None:
+        problem = self.job.problem(ref, code, message)
+        if len(self.report.errors) < self.job.problems.cap:
+            self.report.errors.append(
+                {"ref_internal": ref, "state": state, "code": problem.code, "message": message}
+            )
 
     def settle(self, steps: Sequence[Step]) -> list[Step]:
         """Settle steps whose outcome is unknown by what Xero now holds; returns those that did
@@ -219,7 +204,7 @@ class _Apply:
             with self.store.transaction() as conn:
                 outcome = _settled(step, index)
                 if isinstance(outcome, MirroredContact):
-                    journal.record_done(
+                    journal_repo.record_done(
                         conn, step, self.connection_id, outcome.contact_id, outcome.updated_ms
                     )
                     if step.action == "create":
@@ -230,12 +215,14 @@ class _Apply:
                 elif outcome is None:
                     reopen.append(step)
                 else:
-                    journal.record_failed(conn, step, outcome)
+                    journal_repo.record_failed(conn, step, outcome)
                     self.report.failed += 1
-                    self.error(step.ref_internal, step.action, outcome)
+                    self.error(
+                        step.ref_internal, step.action, "several_contacts_carry_ref", outcome
+                    )
                     self.done += 1
         with self.store.transaction() as conn:
-            journal.reopen(conn, reopen)
+            journal_repo.reopen(conn, reopen)
         return [replace(s, status="pending") for s in reopen]
 
 
@@ -350,27 +337,19 @@ def _settle_cursor(store: Store, client: XeroClient, since_ms: int | None) -> No
         )
 
 
-def _start_run(store: Store, client: XeroClient, plan: Plan, index: ContactIndex) -> int:
+def _journal(
+    store: Store, client: XeroClient, run_id: int, plan: Plan, index: ContactIndex
+) -> None:
+    """Store the plan's writes as the run's steps, and link contacts found by their
+    ContactNumber that are already right, in one transaction."""
     with store.transaction() as conn:
-        key = conn.execute(
-            runs.insert().values(
-                job=journal.JOB,
-                connection_id=client.connection.id,
-                started_utc=datetime.now(UTC),
-                status="running",
-                counts={"planned": plan.totals()},
-                problems=[],
-                message="",
-            )
-        ).inserted_primary_key
-        assert key is not None
-        run_id = int(key[0])
-        journal.journal_plan(conn, run_id, client.connection.id, client.tenant_id, plan)
+        journal_repo.add_steps(
+            conn, run_id, client.connection.id, journal.plan_steps(plan, client.tenant_id)
+        )
         for item in plan.items:
-            # Contacts found by their ContactNumber, already right: link them now.
-            if item.state == "unchanged" and item.link and item.contact_id:
+            if item.state == PlanState.UNCHANGED and item.link and item.contact_id:
                 contact = index.by_id[item.contact_id]
-                journal.link_contact(
+                links.link_contact(
                     conn,
                     client.connection.id,
                     item.ref_internal,
@@ -378,24 +357,6 @@ def _start_run(store: Store, client: XeroClient, plan: Plan, index: ContactIndex
                     mapped_hash=item.mapped_hash,
                     contact_updated_ms=contact.updated_ms,
                 )
-    return run_id
-
-
-def _finish_run(store: Store, report: SyncReport) -> None:
-    if report.run_id is None:
-        return
-    with store.transaction() as conn:
-        conn.execute(
-            runs.update()
-            .where(runs.c.id == report.run_id)
-            .values(
-                finished_utc=datetime.now(UTC),
-                status=report.status,
-                counts=report.counts(),
-                problems=report.errors,
-                message=report.message,
-            )
-        )
 
 
 def _summary(report: SyncReport) -> str:
@@ -424,93 +385,118 @@ def sync_learners(
     mapping: ContactMapping | None = None,
     mode: str = "duplicate",
     dry_run: bool = False,
-    on_progress: Progress | None = None,
+    on_progress: ProgressListener | None = None,
 ) -> SyncReport:
-    """Give every learner flagged for Xero exactly one contact carrying its RefInternal."""
+    """Give every learner flagged for Xero exactly one contact carrying its RefInternal.
+
+    A run of the job frame (``learnerledger.jobs``): a spent rate budget ends it ``paused``
+    (the report's ``paused`` says until when) and the next run finishes its journal first."""
     mapping = mapping or ContactMapping()
-    calls_before = client.calls
     connection_id = client.connection.id
-    apply: _Apply | None = None
+    empty = Plan(mode=mode, organisation=client.organisation, items=[])
+    report = SyncReport(client.organisation, empty)
+    job = Job(
+        store,
+        journal.JOB,
+        connection_id=connection_id,
+        organisation=client.organisation,
+        calls=lambda: client.calls,
+        on_progress=on_progress,
+        record=not dry_run,
+    )
+
+    def waiting(event: Any) -> None:
+        if isinstance(event, Waiting):
+            until = event.until.astimezone().strftime("%H:%M:%S")
+            note = f"waiting on the rate budget ({event.limit}) until {until}"
+        else:
+            note = f"retrying: {event.reason}"
+        last = job.last_event
+        detail = last.detail if last is not None else None
+        job.progress(
+            last.stage if last else "reading",
+            last.done if last else 0,
+            last.total if last else None,
+            note=note,
+            detail=detail,
+        )
+
     if on_progress is not None:
-
-        def waiting(event: Any) -> None:
-            if isinstance(event, Waiting):
-                until = event.until.astimezone().strftime("%H:%M:%S")
-                note = f"waiting on the rate budget ({event.limit}) until {until}"
-            else:
-                note = f"retrying: {event.reason}"
-            if apply is not None:
-                apply.tell(note)
-
         client.on_event = waiting
         client.budget.on_wait = waiting
 
-    empty = Plan(mode=mode, organisation=client.organisation, items=[])
-    report = SyncReport(client.organisation, empty)
-    try:
-        if not dry_run:
-            with store.read() as conn:
-                earlier = journal.unfinished_runs(conn, connection_id)
-            for run_id in earlier:
-                with store.read() as conn:
-                    left = len(journal.open_steps(conn, run_id))
-                apply = _Apply(store, client, report, on_progress, left)
-                apply.run(run_id)
-                report.resumed += left
-        pulled = pull_contacts(store, client)
-        if pulled.paused is not None:
-            raise pulled.paused
-        with store.read() as conn:
-            since = _cursor(conn, connection_id)
-            index = _load_index(conn, connection_id)
-            linked, hashes = journal.load_links(conn, connection_id)
-            learners = list(iter_learners(conn))
-        budget = client.budget.snapshot()
-        report.plan = make_plan(
-            learners,
-            index,
-            linked,
-            mapping=mapping,
-            mode=mode,
-            organisation=client.organisation,
-            hashes=hashes,
-            minute_limit=client.budget.limits.minute,
-            day_remaining=budget.day_remaining,
-        )
-        for item in report.plan.items:
-            if item.state in ("invalid", "conflict"):
-                for reason in item.reasons:
-                    if len(report.errors) < _MAX_ERRORS_KEPT:
-                        report.errors.append(
-                            {
-                                "ref_internal": item.ref_internal,
-                                "state": item.state,
-                                "message": reason,
-                            }
-                        )
-        if dry_run:
-            report.calls = client.calls - calls_before
-            report.message = "Planned only: nothing was sent."
-            return report
-        report.run_id = _start_run(store, client, report.plan, index)
-        writes = len(report.plan.writes("create")) + len(report.plan.writes("update"))
-        apply = _Apply(store, client, report, on_progress, writes)
-        apply.run(report.run_id)
-        if apply.written:
-            _settle_cursor(store, client, since)
-        report.status = "succeeded"
-    except RateLimited as exc:
-        report.status = "paused"
-        report.paused = exc
-        report.message = str(exc)
-    except LearnerLedgerError as exc:
-        report.status = "failed"
-        report.message = str(exc)
-        report.calls = client.calls - calls_before
-        _finish_run(store, report)
-        raise
-    report.calls = client.calls - calls_before
-    if report.status == "succeeded":
-        report.message = _summary(report)
-    _finish_run(store, report)
+    with job:
+        report.run_id = job.run_id
+        try:
+            _sync(store, client, job, report, mapping, mode, dry_run)
+            report.calls = job.used_calls()
+            job.message = "Planned only: nothing was sent." if dry_run else _summary(report)
+        finally:
+            report.calls = job.used_calls()
+            job.counts.update(report.counts())
+    report.status = "planned" if dry_run and job.paused is None else str(job.outcome)
+    report.paused = job.paused
+    report.message = job.message
     return report
+
+
+def _sync(
+    store: Store,
+    client: XeroClient,
+    job: Job,
+    report: SyncReport,
+    mapping: ContactMapping,
+    mode: str,
+    dry_run: bool,
+) -> None:
+    connection_id = client.connection.id
+    if not dry_run:
+        with store.read() as conn:
+            earlier = journal_repo.unfinished_runs(conn, connection_id)
+        for run_id in earlier:
+            with store.read() as conn:
+                left = len(journal_repo.open_steps(conn, run_id))
+            _Apply(store, client, report, job, left).run(run_id)
+            report.resumed += left
+    pulled = pull_contacts(store, client)
+    if pulled.paused is not None:
+        raise pulled.paused
+    with store.read() as conn:
+        since = _cursor(conn, connection_id)
+        index = _load_index(conn, connection_id)
+        linked, hashes = links.load_links(conn, connection_id)
+        learners = list(iter_learners(conn))
+    budget = client.budget.snapshot()
+    report.plan = make_plan(
+        learners,
+        index,
+        linked,
+        mapping=mapping,
+        mode=mode,
+        organisation=client.organisation,
+        hashes=hashes,
+        minute_limit=client.budget.limits.minute,
+        day_remaining=budget.day_remaining,
+    )
+    for item in report.plan.items:
+        if item.state in (PlanState.INVALID, PlanState.CONFLICT):
+            for reason, code in zip(item.reasons, item.codes, strict=True):
+                job.problem(item.ref_internal, code, reason)
+                if len(report.errors) < job.problems.cap:
+                    report.errors.append(
+                        {
+                            "ref_internal": item.ref_internal,
+                            "state": str(item.state),
+                            "code": code,
+                            "message": reason,
+                        }
+                    )
+    if dry_run:
+        return
+    assert job.run_id is not None
+    _journal(store, client, job.run_id, report.plan, index)
+    writes = len(report.plan.writes(PlanState.CREATE)) + len(report.plan.writes(PlanState.UPDATE))
+    apply = _Apply(store, client, report, job, writes)
+    apply.run(job.run_id)
+    if apply.written:
+        _settle_cursor(store, client, since)

@@ -1,0 +1,70 @@
+"""Which contact is each learner's, per organisation: the only writer of ``contact_links``.
+
+Role ``learner`` is the learner's own contact (one per learner and organisation); role
+``absorbed`` marks legacy contacts merged into it, so documents find their learner across
+merges. ``mapped_hash`` is the digest of the mapped fields last written (or found equal)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from learnerledger.store.sync_tables import contact_links
+
+__all__ = ["link_contact", "load_links"]
+
+
+def load_links(
+    conn: Connection, connection_id: int
+) -> tuple[dict[str, str], dict[str, str | None]]:
+    """RefInternal -> ContactID, and RefInternal -> mapped hash, of the learners' own contacts."""
+    rows = conn.execute(
+        sa.select(
+            contact_links.c.ref_internal, contact_links.c.contact_id, contact_links.c.mapped_hash
+        ).where(contact_links.c.connection_id == connection_id, contact_links.c.role == "learner")
+    )
+    linked: dict[str, str] = {}
+    hashes: dict[str, str | None] = {}
+    for ref, contact_id, digest in rows:
+        linked[str(ref)] = str(contact_id)
+        hashes[str(ref)] = digest
+    return linked, hashes
+
+
+def link_contact(
+    conn: Connection,
+    connection_id: int,
+    ref_internal: str,
+    contact_id: str,
+    *,
+    mapped_hash: str | None,
+    contact_updated_ms: int | None,
+) -> None:
+    """Make ``contact_id`` the learner's contact (replacing any earlier link of either)."""
+    now = datetime.now(UTC)
+    conn.execute(
+        contact_links.delete().where(
+            contact_links.c.connection_id == connection_id,
+            sa.or_(
+                sa.and_(
+                    contact_links.c.ref_internal == ref_internal,
+                    contact_links.c.role == "learner",
+                ),
+                contact_links.c.contact_id == contact_id,
+            ),
+        )
+    )
+    conn.execute(
+        contact_links.insert().values(
+            connection_id=connection_id,
+            ref_internal=ref_internal,
+            contact_id=contact_id,
+            role="learner",
+            mapped_hash=mapped_hash,
+            contact_updated_ms=contact_updated_ms,
+            created_utc=now,
+            updated_utc=now,
+        )
+    )
