@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import click
 import pytest
 
 from learnerledger.config import SETTINGS, Setting, load_config, settings_rows
@@ -68,3 +69,54 @@ def test_every_setting_is_documented() -> None:
     assert not missing, (
         "docs/settings.md lacks (or has an old version of) these rows:\n" + "\n".join(missing)
     )
+
+
+def test_defaults_pass_their_checks() -> None:
+    # load_config trusts the declared defaults; this keeps them honest.
+    for s in SETTINGS:
+        assert s.parse(s.default, "default") == s.default, s.name
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("contact_name_template", "{FirstName} {LastName}", "must contain {RefInternal}"),
+        ("contact_name_template", "{Nickname} {RefInternal}", "{Nickname}"),
+        ("contact_fields", "Name,Fax", "'Fax'"),
+        ("phone_region", "XX", "not a country code"),
+        ("xero_day_limit", "lots", "whole number"),
+    ],
+)
+def test_a_bad_value_fails_at_load_naming_setting_and_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str, says: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    env = f"LEARNERLEDGER_{name.upper()}"
+    with pytest.raises(ConfigError) as info:
+        load_config(environ={env: value})
+    assert info.value.setting == name
+    assert info.value.source == env
+    assert says in str(info.value)
+    file = tmp_path / "learnerledger.toml"
+    file.write_text(f'{name} = "{value}"\n')
+    with pytest.raises(ConfigError) as from_file:
+        load_config(file, environ={})
+    assert (from_file.value.setting, from_file.value.source) == (name, str(file))
+
+
+def test_checks_normalise(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(overrides={"phone_region": " nz "}, environ={})
+    assert cfg["phone_region"] == "NZ"
+    assert cfg.sources["phone_region"] == "command line"
+
+
+def test_flag_settings_are_the_global_options() -> None:
+    from learnerledger.cli import main
+
+    options = {p.name: p for p in main.params if isinstance(p, click.Option)}
+    flags = [s for s in SETTINGS if s.flag]
+    assert [s.name for s in flags] == ["home", "database_url"]
+    for s in flags:
+        assert options[s.name].opts == [s.option]
+        assert options[s.name].help == f"{s.help} [env {s.env}]"

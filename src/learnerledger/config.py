@@ -3,37 +3,78 @@
 Precedence, highest first: a CLI flag, the environment (``LEARNERLEDGER_<NAME>``), the config
 file (``learnerledger.toml`` in the working directory, or ``--config PATH``), the default.
 Secrets are never settings: they come from the environment or the encrypted store.
+
+Every value is parsed to its setting's type and checked once, by :func:`load_config`; a bad
+value is a :class:`ConfigError` whose ``setting`` and ``source`` say which one and from where.
+A setting declared with ``flag=True`` is also a global option of the command line.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from learnerledger.errors import ConfigError
 
-__all__ = ["CONFIG_FILE", "SETTINGS", "Config", "Setting", "load_config", "settings_rows"]
+__all__ = [
+    "CONFIG_FILE",
+    "SETTINGS",
+    "Config",
+    "InvalidValue",
+    "Setting",
+    "load_config",
+    "setting",
+    "settings_rows",
+]
 
 CONFIG_FILE = "learnerledger.toml"
 
 
+class InvalidValue(ValueError):
+    """Raised by a setting's ``check``: the message says what is wrong, ``fix`` what to do."""
+
+    def __init__(self, message: str, *, fix: str | None = None) -> None:
+        super().__init__(message)
+        self.fix = fix
+
+
 @dataclass(frozen=True)
 class Setting:
+    """One setting. ``flag`` makes it a global command-line option (``--database-url``);
+    ``check`` validates (and may normalise) a parsed value, raising ``ValueError``."""
+
     name: str
     default: Any
     help: str
     type: type = str
+    flag: bool = False
+    check: Callable[[Any], Any] | None = None
 
     @property
     def env(self) -> str:
         return "LEARNERLEDGER_" + self.name.upper()
 
+    @property
+    def option(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
     def parse(self, raw: Any, source: str) -> Any:
-        """Turn a raw value from a file, the environment or a flag into this setting's type."""
+        """Turn a raw value from a file, the environment or a flag into this setting's type,
+        checked; ``source`` names where it came from in the error."""
+        value = self._convert(raw, source)
+        if self.check is None:
+            return value
+        try:
+            return self.check(value)
+        except ValueError as exc:
+            fix = exc.fix if isinstance(exc, InvalidValue) else None
+            raise ConfigError(self.name, source, str(exc), fix=fix) from None
+
+    def _convert(self, raw: Any, source: str) -> Any:
         if self.type is bool:
             if isinstance(raw, bool):
                 return raw
@@ -55,17 +96,44 @@ class Setting:
         return str(raw)
 
 
+def _country_code(value: str) -> str:
+    import phonenumbers
+
+    region = value.strip().upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise InvalidValue(
+            f"{region!r} is not a country code.", fix="Use two letters such as AU or NZ."
+        )
+    return region
+
+
+def _name_template(value: str) -> str:
+    from learnerledger.domain.contact import ContactMapping
+
+    ContactMapping.from_settings(value, ())  # a MappingError says what is wrong
+    return value
+
+
+def _contact_fields(value: str) -> str:
+    from learnerledger.domain.contact import ContactMapping
+
+    ContactMapping.from_settings("", value.split(","))
+    return value
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "home",
         ".learnerledger",
         "Directory for local state: the SQLite database and the encryption key.",
+        flag=True,
     ),
     Setting(
         "database_url",
         "",
         "SQLAlchemy URL of the store. Empty means SQLite in HOME/learnerledger.db; "
         "a postgresql:// URL selects PostgreSQL.",
+        flag=True,
     ),
     Setting(
         "xero_base_url",
@@ -118,6 +186,7 @@ SETTINGS: tuple[Setting, ...] = (
         "AU",
         "Country (two letters, e.g. AU or NZ) assumed for learners' phone numbers written "
         "without a country code, when they are normalised to E.164.",
+        check=_country_code,
     ),
     Setting(
         "wisenet_timezone",
@@ -143,6 +212,7 @@ SETTINGS: tuple[Setting, ...] = (
         "{FirstName} {LastName} {RefInternal}",
         "The Name each learner's Xero contact gets. Placeholders: {FirstName}, {LastName}, "
         "{PreferredName}, {RefInternal}; it must contain {RefInternal}, which keeps Names unique.",
+        check=_name_template,
     ),
     Setting(
         "contact_fields",
@@ -151,10 +221,16 @@ SETTINGS: tuple[Setting, ...] = (
         "Name, FirstName, LastName, EmailAddress, Phones.MOBILE, Phones.DEFAULT, "
         "Addresses.STREET, Addresses.POBOX. Empty means all of them. ContactNumber is always "
         "owned; anything else on a contact belongs to the organisation.",
+        check=_contact_fields,
     ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def setting(name: str) -> Setting:
+    """The declared setting called ``name`` (a KeyError names an undeclared one)."""
+    return _BY_NAME[name]
 
 
 def settings_rows() -> list[str]:
@@ -164,7 +240,8 @@ def settings_rows() -> list[str]:
 
 @dataclass(frozen=True)
 class Config:
-    """Resolved settings, with where each value came from (for messages and ``status``)."""
+    """Resolved settings, each parsed to its declared type and checked, with where each value
+    came from (for messages and ``status``). Only :func:`load_config` makes one."""
 
     values: Mapping[str, Any]
     sources: Mapping[str, str]
