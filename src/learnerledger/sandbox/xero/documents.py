@@ -591,7 +591,8 @@ def compose(
     if kind.name == "invoice":
         data["IsDiscounted"] = bool(sums.total_discount)
     data["HasAttachments"] = False
-    data["HasErrors"] = False
+    if kind.name in ("invoice", "creditnote"):  # not a field of prepayments or overpayments
+        data["HasErrors"] = False
     for name in ("SubTotal", "TotalTax", "Total"):
         if abs(data[name]) >= MAX_AMOUNT:
             errors.append(MESSAGES["too_large"].format(field=name, amount=f"{data[name]:f}"))
@@ -686,7 +687,7 @@ def refresh(conn: sqlite3.Connection, doc_id: str, *, now_ms: int, bump: bool = 
         status = "AUTHORISED"
     data["Status"] = status
     open_ = _set_amounts(kind, data, status, total=row.total, paid=paid, credited=credited)
-    if status == "PAID":
+    if status == "PAID" and kind.name in ("invoice", "creditnote"):
         data["FullyPaidOnDate"] = ms_date(max(dates, default=row.date_ms))
     else:
         data.pop("FullyPaidOnDate", None)
