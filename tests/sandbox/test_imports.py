@@ -1,7 +1,8 @@
 """The sandboxes stand on their own: they share no code with the client (a client bug must not
-be mirrored by a sandbox bug), so they import nothing of learnerledger but themselves and the
-settings (for the default paths of their commands); and their modules import one another
-without a cycle."""
+be mirrored by a sandbox bug), so they import nothing of learnerledger but themselves, the
+settings (for the default paths of their commands) and the error hierarchy (whose
+SandboxError the command line prints); and their modules import one another without a
+cycle."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import learnerledger.sandbox
 
 PACKAGE = "learnerledger.sandbox"
 ROOT = Path(learnerledger.sandbox.__file__).parent
-ALLOWED_OUTSIDE = frozenset({"learnerledger.config"})
+ALLOWED_OUTSIDE = frozenset({"learnerledger.config", "learnerledger.errors"})
 
 
 def _modules() -> dict[str, Path]:
