@@ -26,6 +26,7 @@ __all__ = [
     "Config",
     "InvalidValue",
     "Setting",
+    "config_of",
     "load_config",
     "setting",
     "settings_rows",
@@ -308,3 +309,20 @@ def load_config(
             values[setting.name] = setting.default
             sources[setting.name] = "default"
     return Config(values=values, sources=sources)
+
+
+# Where a command line keeps the Config it loaded, so that it is loaded once per invocation.
+_CONFIG_KEY = "learnerledger.config"
+
+
+def config_of(ctx: Any) -> Config:
+    """The settings of a Click invocation (``ctx``), loaded and checked once from the main
+    command's ``--config`` and the settings' flags, then kept on the root context."""
+    root = ctx.find_root()
+    cfg: Config | None = root.meta.get(_CONFIG_KEY)
+    if cfg is None:
+        params = root.params
+        overrides = {s.name: params.get(s.name) for s in SETTINGS}
+        cfg = load_config(params.get("config"), overrides=overrides)
+        root.meta[_CONFIG_KEY] = cfg
+    return cfg

@@ -19,9 +19,9 @@ from learnerledger.cli.learners import import_group
 from learnerledger.cli.options import global_options
 from learnerledger.cli.pull import pull
 from learnerledger.cli.render import EXIT_PAUSED, Group
-from learnerledger.cli.sandbox import sandbox
 from learnerledger.cli.status import status
 from learnerledger.cli.sync import sync
+from learnerledger.sandbox.commands import sandbox
 
 __all__ = ["EXIT_PAUSED", "main"]
 

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
-from learnerledger.config import SETTINGS, Config, load_config, setting
+from learnerledger.config import SETTINGS, Config, config_of, setting
 
 __all__ = [
     "dry_run_option",
@@ -27,8 +27,6 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-_CONFIG_KEY = "learnerledger.config"
 
 
 def global_options(f: F) -> F:
@@ -67,14 +65,7 @@ phone_region_option = click.option(
 
 def get_config(ctx: click.Context) -> Config:
     """The settings, loaded (and checked) once per invocation from the global options."""
-    root = ctx.find_root()
-    cfg = root.meta.get(_CONFIG_KEY)
-    if cfg is None:
-        params = root.params
-        overrides = {s.name: params.get(s.name) for s in SETTINGS}
-        cfg = load_config(params.get("config"), overrides=overrides)
-        root.meta[_CONFIG_KEY] = cfg
-    return cfg
+    return config_of(ctx)
 
 
 def open_store(ctx: click.Context) -> Any:

@@ -6,6 +6,8 @@ the duplicates a duplicate finder has to catch and each contact's ground truth (
 Both depend only on their arguments: every draw comes from ``random.Random`` instances seeded with
 a string (string seeding and ``Random.random()`` are what Python promises to keep stable across
 versions), every weight is an integer, and nothing reads the clock. docs/seed.md has the numbers.
+The word lists they draw from (names, places, e-mail domains, business names) are the package's
+data files, ``sandbox/data/*.txt``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from importlib import resources
 from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
@@ -78,215 +81,16 @@ class LegacyContact:
     updated_utc: datetime
 
 
-# Every list, most common first. "key: a, b, c" (indented lines continue the list); "x 12" gives
-# item x the weight 12, "-" stands for the empty string. Group lines: name, weight, percentage of
-# first names drawn from the group's own list (the rest are Anglo names).
-_DATA = """
-groups: anglo 52 100, italian 6 60, greek 4 60, vietnamese 5 70, chinese 8 70, indian 8 85,
-  lebanese 4 75, filipino 3 80, korean 2 70, aboriginal 3 30, european 3 70, pasifika 2 60
-anglo.surnames: Smith, Jones, Williams, Brown, Wilson, Taylor, Johnson, White, Martin, Anderson,
-  Thompson, Walker, Harris, Lee, Ryan, Robinson, Kelly, King, Campbell, Clarke, Mitchell, Young,
-  Wright, Thomas, Roberts, Hughes, Edwards, Lewis, Hall, Wood, Jackson, Turner, Cooper, Hill,
-  Murphy, Morris, Ward, Stewart, Evans, Baker, Bell, O'Brien, O'Connor, O'Neill, McDonald, Murray,
-  Scott, Green, Adams, Clark, Collins, Carter, Phillips, Davies, Morgan, Allen, Watson, Graham,
-  Reid, Ross, Fraser, Hamilton, Kennedy, Walsh, Byrne, Doyle, Gallagher, Fitzgerald, Sullivan,
-  Quinn, Brennan, McKenzie, MacKenzie, McLeod, Cameron, Henderson, Simpson, Marshall, Wallace,
-  Hunt, Palmer, Russell, Barnes, Chapman, Harvey, Stevens, Lawson, Dawson, Payne, Webb, Fletcher,
-  Burke, Nolan, Gibson, Ellis, Shaw, Rogers, Matthews, Grant, Douglas, Hayes, Ferguson, Bennett,
-  Holmes, Griffiths, Duncan, Lynch, Dwyer, Sheehan, Crawford, Saunders, Pearce, Hudson, Parker,
-  Newman, Knight, Lloyd, Barrett, Fowler, O'Sullivan, McGrath, Smith-Jones, Harding-Lee, Cole-Baxter
-anglo.male: Jack, William, Oliver, Noah, Thomas, James, Lucas, Henry, Charlie, Leo, Harrison,
-  Lachlan, Cooper, Mason, Ethan, Samuel, Liam, Hudson, Archie, Hunter, Joshua, Benjamin, Daniel,
-  Matthew, Ryan, Nathan, Michael, Andrew, David, Christopher, Luke, Mitchell, Jordan, Brodie, Kyle,
-  Blake, Riley, Connor, Jayden, Tyler, Darcy, Angus, Hamish, Callum, Robert, Peter, Stephen, Mark,
-  Paul, Anthony, Bradley, Shane, Craig, Wayne, Dean, Scott, Jacob, Alexander, Max, Isaac, Xavier,
-  Patrick, Sean, Aaron, Jake, Zac, Toby, Flynn, Finn, Oscar, Arlo, Jesse, Kane, Troy, Glenn,
-  Darren, Brett, Gregory, Edward, Nicholas, Jonathan, Timothy, Joseph, George
-anglo.female: Charlotte, Olivia, Amelia, Isla, Mia, Ava, Grace, Willow, Harper, Chloe, Ruby,
-  Sophie, Emily, Ella, Matilda, Zoe, Jessica, Sarah, Emma, Hannah, Georgia, Lily, Isabella, Madison,
-  Jasmine, Felicity, Kate, Rebecca, Megan, Rachel, Amy, Laura, Kylie, Michelle, Nicole, Lisa, Karen,
-  Tegan, Brooke, Courtney, Chelsea, Tahlia, Jade, Hayley, Elizabeth, Margaret, Catherine, Jennifer,
-  Samantha, Alexandra, Victoria, Patricia, Deborah, Evie, Sienna, Scarlett, Frankie, Holly, Lucy,
-  Abigail, Stephanie, Danielle, Melissa, Natalie, Belinda, Leanne, Tracey, Kimberley, Caitlin,
-  Bianca, Alana, Shannon, Erin, Bridget, Claire, Annabelle, Phoebe, Imogen, Layla, Zoë, Chloé, Renée
-italian.surnames: Rossi, Russo, Romano, Esposito, Colombo, Ricci, Marino, Greco, Bruno, Gallo,
-  Conti, De Luca, Costa, Mancini, Lombardi, Moretti, Barbieri, Ferraro, Caruso, Santoro, Di Stefano,
-  Lo Presti, D'Amico, D'Angelo, Fontana, Rinaldi, Vitale, Pellegrino, Messina, Sciacca, Ferrari,
-  Grasso, Palumbo, La Rosa
-italian.male: Marco, Luca, Giuseppe, Antonio, Francesco, Alessandro, Matteo, Giovanni, Salvatore,
-  Vincenzo, Domenic, Carmelo, Nicola, Paolo, Roberto, Enzo, Rocco, Dario
-italian.female: Giulia, Francesca, Maria, Chiara, Sofia, Alessia, Elena, Rosa, Lucia, Gabriella,
-  Teresa, Angela, Carmela, Antonella, Concetta, Simona
-greek.surnames: Papadopoulos, Georgiou, Nikolaidis, Konstantinidis, Dimitriou, Christodoulou,
-  Pappas, Karagiannis, Vlahos, Stavropoulos, Economou, Alexiou, Kyriakou, Theodorou, Ioannou,
-  Angelopoulos, Makris, Michaelides, Panagiotou, Katsaros, Tsolakis, Vasilakis
-greek.male: Nikolaos, Georgios, Dimitrios, Konstantinos, Yiannis, Christos, Stavros, Spiros,
-  Theodoros, Andreas, Vasilios, Panagiotis, Michail, Anastasios
-greek.female: Eleni, Sophia, Katerina, Despina, Maria, Anastasia, Georgia, Voula, Athena,
-  Christina, Ioanna, Dimitra, Vasiliki, Paraskevi, Stella, Angeliki
-vietnamese.surnames: Nguyen, Tran, Le, Pham, Huynh, Hoang, Phan, Vu, Vo, Dang, Bui, Do, Ho, Ngo,
-  Duong, Ly, Truong, Dinh, Lam, Mai, Cao, Ta
-vietnamese.male: Minh, Duc, Thanh, Huy, Quang, Tuan, Khoa, Bao, Long, Hieu, Phuc, Nam, Hung, Dung,
-  Vinh, Khanh
-vietnamese.female: Linh, Trang, Thao, Ngoc, Huong, Mai, Lan, Anh, Thu, Vy, Hanh, Nhung, Phuong,
-  Hoa, Thuy, Uyen
-chinese.surnames: Wang, Li, Zhang, Liu, Chen, Yang, Huang, Zhao, Wu, Zhou, Xu, Sun, Ma, Zhu, Hu,
-  Guo, Lin, He, Gao, Luo, Wong, Chan, Cheung, Lau, Ng, Tan, Lim, Chong, Leung, Yip, Tang, Liang,
-  Zheng, Xie, Song
-chinese.male: Wei, Jun, Hao, Jie, Ming, Lei, Yong, Tao, Kai, Zhi, Jian, Bo, Yi, Chao, Xiang,
-  Haoran, Yuxuan, Zhiwei, Junjie
-chinese.female: Mei, Xin, Ying, Yan, Hui, Jing, Fang, Xiao, Lin, Yue, Qian, Xinyi, Yuting, Jiayi,
-  Shu, Lina
-indian.surnames: Singh, Kaur, Patel, Sharma, Kumar, Gupta, Shah, Reddy, Rao, Nair, Iyer, Menon,
-  Pillai, Chopra, Malhotra, Mehta, Joshi, Desai, Bhatt, Verma, Agarwal, Kapoor, Gill, Sandhu,
-  Dhillon, Grewal, D'Souza, Fernandes, Pereira, D'Cruz, Chatterjee, Banerjee, Mukherjee, Das,
-  Pandey, Mishra
-indian.male: Arjun, Rahul, Aditya, Vikram, Rohan, Amit, Sanjay, Harpreet, Gurpreet, Karan, Ravi,
-  Sunil, Nikhil, Pranav, Ishaan, Jaspreet, Manish, Rajesh, Anand, Siddharth, Varun, Akash, Deepak
-indian.female: Priya, Anjali, Neha, Pooja, Divya, Shreya, Aarti, Kavya, Simran, Navneet, Deepika,
-  Ananya, Meera, Lakshmi, Sunita, Gurleen, Manpreet, Ritu, Sneha, Aishwarya
-lebanese.surnames: Khoury, Haddad, Nassar, Saleh, Hanna, Mansour, Habib, Azar, Fakhoury, Karam,
-  Chahine, Rizk, Daher, Abboud, El-Masri, Ibrahim, Issa, Sleiman, Khalil, Moussa, Hamdan, Nasser,
-  El-Hage, Zreika, Taleb
-lebanese.male: Mohamed, Ahmad, Ali, Omar, Khaled, Bilal, Tony, Elias, Georges, Charbel, Joseph,
-  Fadi, Rami, Samir, Hassan, Youssef, Ibrahim, Jad, Karim
-lebanese.female: Fatima, Layla, Nour, Rania, Maya, Yasmin, Zeina, Sara, Rita, Mariam, Lina, Hala,
-  Amal, Carla, Nadine, Jana
-filipino.surnames: Santos, Reyes, Cruz, Bautista, Garcia, Mendoza, Dela Cruz, De Guzman, Aquino,
-  Ramos, Villanueva, Castillo, Fernandez, Gonzales, Lopez, Torres, Manalo, Navarro, Dizon, Pascual,
-  Soriano, Macaraeg, Tolentino
-filipino.male: José, Mark, John Paul, Angelo, Rommel, Jericho, Carlo, Paolo, Miguel, Rafael,
-  Christian, Jerome, Ramon, Arnel, Joel, Rey
-filipino.female: Maria, Kristine, Angelica, Mae, Joy, Rowena, Maricel, Princess, Cherry, Rhea,
-  Lovely, Jennylyn, Marites, Camille, Bea, Liezl
-korean.surnames: Kim, Lee, Park, Choi, Jung, Kang, Cho, Yoon, Jang, Lim, Han, Oh, Seo, Shin, Kwon,
-  Hwang, Ahn, Song, Yoo, Hong
-korean.male: Min-jun, Seo-jun, Ji-ho, Hyun-woo, Jae-won, Dong-hyun, Sung-min, Joon-young,
-  Tae-yang, Woo-jin, Jin-woo
-korean.female: Ji-woo, Seo-yeon, Min-seo, Ha-eun, Soo-jin, Eun-ji, Hye-jin, Yuna, Ji-yeon, Su-bin,
-  Da-eun
-aboriginal.surnames: Walker, Thomas, Williams, Yunupingu, Marika, Gurruwiwi, Namatjira,
-  Goolagong, Mundine, Bamblett, Thaiday, Mosby, Nona, Wymarra, Bani, Ah Mat, Lovett, Dodson, Briggs,
-  Roe, Coe, Peris, Mansell, Bonson, Ingram, Dixon, Hill, Kennedy, Morgan, Clarke
-aboriginal.male: Jarrah, Tyrone, Dion, Latrell, Jai, Lance, Shaun, Jamal, Dujuan, Kirk, Kurt
-aboriginal.female: Kirra, Alinta, Jedda, Tanika, Shanice, Kiara, Tahnee, Narelle, Shakira, Tarni,
-  Kaylene, Kalinda
-european.surnames: Van der Berg, De Vries, Jansen, Visser, Van Dyk, Müller, Schmidt, Fischer,
-  Weber, Becker, Kowalski, Nowak, Kowalczyk, Novak, Petrovic, Jovanovic, Horvat, Andersen, Larsen,
-  Nielsen, Sørensen, Johansson, Eriksson, Lindqvist, García, Martínez
-european.male: Björn, Søren, Lars, Jan, Lukas, Tomasz, Piotr, Stefan, Henrik, Mateo, José,
-  Jürgen, Marko, Nikola, Pieter, Dieter, Andrés, Matthias
-european.female: Zoë, Chloé, Renée, Ingrid, Anja, Katarzyna, Noémie, Agnieszka, Marta, Ines,
-  Freya, Sanne, Ana, Ivana, Lea, Hélène
-pasifika.surnames: Tupou, Faleolo, Leota, Tuilagi, Fifita, Taufa, Ngata, Parata, Tamihana, Fonoti,
-  Vainikolo, Sopoaga, Te Huia, Tipene
-pasifika.male: Sione, Tevita, Manu, Semisi, Tama, Wiremu, Ioane, Tane, Rawiri, Siaosi, Viliami
-pasifika.female: Mele, Losana, Ana, Sina, Aroha, Moana, Salote, Leilani, Mere, Kahurangi, Talia
-english.M: David, Kevin, Jason, Eric, Tony, Vincent, Henry, Michael, Andy, Peter
-english.F: Cindy, Vivian, Amy, Grace, Linda, Jenny, Anna, Tina, Annie, Helen
-nicknames: Felicity=Flick, William=Bill/Will/Liam, Robert=Bob/Rob, Elizabeth=Liz/Beth/Lizzie,
-  Margaret=Maggie/Meg, Catherine=Kate/Cath, Jennifer=Jen/Jenny, Christopher=Chris,
-  Michael=Mike/Mick, Matthew=Matt, Benjamin=Ben, Alexander=Alex, Alexandra=Alex/Lexi,
-  Samantha=Sam, Samuel=Sam, Thomas=Tom/Tommy, James=Jim/Jimmy/Jamie, Daniel=Dan/Danny,
-  Nicholas=Nick, Anthony=Tony, Joseph=Joe, Rebecca=Bec/Becky, Jessica=Jess, Patricia=Trish/Patty,
-  Deborah=Deb/Debbie, Victoria=Tori/Vic, Andrew=Andy, Jonathan=Jon, Stephen=Steve, Peter=Pete,
-  Edward=Ed/Eddie, Charlotte=Charlie/Lottie, Isabella=Izzy/Bella, Madison=Maddy, Gregory=Greg,
-  Timothy=Tim, Joshua=Josh, Bradley=Brad, Kimberley=Kim, Stephanie=Steph, Natalie=Nat,
-  Abigail=Abby, Harrison=Harry, Lachlan=Lachie, Giuseppe=Joe, Francesco=Frank, Giovanni=John/Gianni,
-  Vincenzo=Vince/Enzo, Salvatore=Sam/Sal, Domenic=Dom, Alessandro=Alex, Antonio=Tony,
-  Gabriella=Gabby, Concetta=Connie, Nikolaos=Nick, Georgios=George, Dimitrios=Jim/Jimmy,
-  Konstantinos=Con/Dean, Yiannis=John, Christos=Chris, Vasilios=Bill, Panagiotis=Peter,
-  Theodoros=Theo, Anastasios=Tass, Vasiliki=Vicky, Katerina=Kat, Mohamed=Mo, Youssef=Joe,
-  Elias=Eli, José=Joey, John Paul=JP, Siddharth=Sid, Kristine=Kris
-states: NSW 32, VIC 26, QLD 20, WA 10, SA 7, TAS 2, ACT 2, NT 1
-state.names: NSW=New South Wales, VIC=Victoria, QLD=Queensland, SA=South Australia,
-  WA=Western Australia, TAS=Tasmania, NT=Northern Territory, ACT=Australian Capital Territory
-state.phones: NSW=02 9846, ACT=02 6, VIC=03 985, TAS=03 6, QLD=07 3545, SA=08 8, WA=08 96, NT=08 89
-NSW: Sydney 2000, Parramatta 2150, Blacktown 2148, Penrith 2750, Liverpool 2170, Campbelltown 2560,
-  Bankstown 2200, Chatswood 2067, Hornsby 2077, Manly 2095, Bondi 2026, Randwick 2031, Newtown 2042,
-  Strathfield 2135, Hurstville 2220, Cronulla 2230, Castle Hill 2154, Ryde 2112, Auburn 2144,
-  Fairfield 2165, Cabramatta 2166, Mount Druitt 2770, Wollongong 2500, Newcastle 2300,
-  Maitland 2320, Gosford 2250, Wyong 2259, Port Macquarie 2444, Coffs Harbour 2450, Tamworth 2340,
-  Armidale 2350, Dubbo 2830, Orange 2800, Bathurst 2795, Wagga Wagga 2650, Albury 2640,
-  Goulburn 2580, Lismore 2480, Tweed Heads 2485, Byron Bay 2481, Nowra 2541, Queanbeyan 2620,
-  Broken Hill 2880, Griffith 2680, Kiama 2533, Lakemba 2195, Merrylands 2160, Rouse Hill 2155,
-  Kellyville 2155, Epping 2121, Marrickville 2204, Rockdale 2216, Kogarah 2217, Granville 2142,
-  Dee Why 2099, Leichhardt 2040, Surry Hills 2010
-VIC: Melbourne 3000, Carlton 3053, Fitzroy 3065, Richmond 3121, St Kilda 3182, Footscray 3011,
-  Sunshine 3020, Werribee 3030, Point Cook 3030, Tarneit 3029, Craigieburn 3064, Epping 3076,
-  Reservoir 3073, Preston 3072, Coburg 3058, Brunswick 3056, Box Hill 3128, Glen Waverley 3150,
-  Dandenong 3175, Frankston 3199, Cranbourne 3977, Berwick 3806, Pakenham 3810, Ringwood 3134,
-  Doncaster 3108, Clayton 3168, Springvale 3171, Geelong 3220, Ballarat 3350, Bendigo 3550,
-  Shepparton 3630, Mildura 3500, Wodonga 3690, Warrnambool 3280, Traralgon 3844, Sale 3850,
-  Melton 3337, Sunbury 3429, Hoppers Crossing 3029, Mornington 3931
-QLD: Brisbane City 4000, Fortitude Valley 4006, South Brisbane 4101, Chermside 4032,
-  Indooroopilly 4068, Carindale 4152, Logan Central 4114, Ipswich 4305, Springfield Lakes 4300,
-  Redcliffe 4020, Caboolture 4510, Strathpine 4500, North Lakes 4509, Southport 4215,
-  Surfers Paradise 4217, Robina 4226, Coolangatta 4225, Maroochydore 4558, Caloundra 4551,
-  Noosa Heads 4567, Toowoomba 4350, Bundaberg 4670, Hervey Bay 4655, Rockhampton 4700,
-  Gladstone 4680, Mackay 4740, Townsville 4810, Cairns 4870, Mount Isa 4825, Gympie 4570
-SA: Adelaide 5000, North Adelaide 5006, Glenelg 5045, Marion 5043, Salisbury 5108, Elizabeth 5112,
-  Modbury 5092, Port Adelaide 5015, Mount Gambier 5290, Whyalla 5600, Port Augusta 5700,
-  Murray Bridge 5253, Mount Barker 5251, Victor Harbor 5211, Gawler 5118
-WA: Perth 6000, Fremantle 6160, Joondalup 6027, Rockingham 6168, Mandurah 6210, Armadale 6112,
-  Midland 6056, Cannington 6107, Scarborough 6019, Subiaco 6008, Bunbury 6230, Geraldton 6530,
-  Kalgoorlie 6430, Albany 6330, Broome 6725, Karratha 6714, Port Hedland 6721, Ellenbrook 6069,
-  Baldivis 6171
-TAS: Hobart 7000, Sandy Bay 7005, Glenorchy 7010, Kingston 7050, Launceston 7250, Devonport 7310,
-  Burnie 7320, Ulverstone 7315
-NT: Darwin 0800, Palmerston 0830, Casuarina 0810, Alice Springs 0870, Katherine 0850,
-  Nhulunbuy 0880, Tennant Creek 0860
-ACT: Canberra 2600, Belconnen 2617, Gungahlin 2912, Greenway 2900, Phillip 2606, Braddon 2612,
-  Kambah 2902, Dickson 2602
-streets: George, King, Queen, Church, High, Victoria, Elizabeth, William, Railway, Station, Park,
-  Bridge, Main, Beach, Ocean, Hill, Forest, Pacific, Princes, Wattle, Acacia, Banksia, Waratah,
-  Jacaranda, Bottlebrush, Kookaburra, Boronia, Grevillea, Macquarie, Hume, Oxford, Cambridge,
-  Albert, Edward, Short, Long, Smith, Hunter, Darling, Murray, Flinders, Bourke, Collins, Lonsdale,
-  Stirling, Hay, Ann, Adelaide, Wickham, Gladstone, Sturt, Bayview, Riverview, Seaview, Ridge,
-  Valley, Lake, Orchard, Mill, School
-street.types: Street=St, Road=Rd, Avenue=Ave, Drive=Dr, Court=Ct, Place=Pl, Crescent=Cres,
-  Close=Cl, Parade=Pde, Lane=Ln, Terrace=Tce, Circuit=Cct, Boulevard=Blvd, Highway=Hwy, Way=Way
-campuses: Parramatta, Newcastle, Geelong, Brisbane, Perth, Adelaide
-domains: gmail.com 42, hotmail.com 12, outlook.com 10, bigpond.com 8, icloud.com 8,
-  yahoo.com.au 6, optusnet.com.au 4, live.com.au 3, iinet.net.au 3, tpg.com.au 2, y7mail.com 1
-domains.family: bigpond.com 30, gmail.com 30, optusnet.com.au 12, outlook.com 10, hotmail.com 8,
-  iinet.net.au 5, tpg.com.au 5
-domains.retyped: bigpond.com, outlook.com, gmail.com, optusnet.com.au, hotmail.com
-genders: F 500, M 485, X 15
-titles.M: Mr 56, - 42, Dr 2
-titles.F: Ms 30, Mrs 15, Miss 15, - 38, Dr 2
-titles.X: Mx 50, - 50
-ages: 16-19 20, 20-24 25, 25-34 25, 35-44 15, 45-54 10, 55-67 5
-namesakes: anglo Jack Smith M 4, anglo Felicity Jones F 2, vietnamese Minh Nguyen M 2,
-  anglo Sarah Williams F 2, indian Priya Sharma F 2, chinese Wei Chen M 2, anglo James Wilson M 2
-variants.person: exact 30, surname-first 8, initial+title 7, nickname 12, typo 7, maiden-name 3,
-  swapped 3, case 5, middle-name 8, family-email 3, email-domain 4, landline-only 4,
-  old-address 6, no-address 4, ref-contact-number 1, old-contact-number 1
-variants.unrelated: supplier 30, trainer 30, similar-name 30, namesake 10
-business.prefixes: Acme, Sunrise, Coastal, Harbour, Southern Cross, Red Gum, Blue Wren, Ironbark,
-  Bayside, Northside, Westside, Eastside, Summit, Pinnacle, Eureka, Banksia, Wattle, Apex, Premier,
-  Metro, Allied, United, Pacific, Capital, Golden Wattle, Greenfield, Lakeside, Hillside, Riverside,
-  Parkview, Outback, Top End, Sandstone, Bluegum, Silver Oak, Kookaburra, Lyrebird, Seachange,
-  True North, Keystone, Cornerstone, First Choice, Reliable, Precision, Quality, Express, Absolute,
-  Total, Elite, Prime, Hometown, Bushland, Brightside, Evergreen
-business.industries: Plumbing, Electrical Services, Aged Care, Early Learning Centre, Childcare,
-  Civil Construction, Landscaping, Hospitality Group, Bakery, Automotive, Motors,
-  Mechanical Repairs, Carpentry & Joinery, Building Group, Security Services, Cleaning Services,
-  Disability Services, Community Health, Logistics, Transport, Hair & Beauty, Fitness,
-  Medical Centre, Dental, Pharmacy, Cafe, Hotel, Solar, Air Conditioning, Roofing, Painting, Tiling,
-  Concreting, Fencing, Home Care, Nursing Services, Accounting, Real Estate, Pool Services,
-  Pest Control, Refrigeration, Earthmoving, Scaffolding, Steel Fabrication, Catering, Kitchens,
-  Signs, Electrical Contractors, Plumbing & Gas, Allied Health, Veterinary Clinic, Farm Supplies,
-  Hardware, Glass & Glazing, Furniture, Tree Services, Traffic Management, Warehousing
-business.suffixes: Pty Ltd 45, - 35, Pty. Ltd. 5, Pty Limited 5, & Co 3, Co 2
-business.mailboxes: accounts 60, admin 12, payables 8, accountspayable 8, office 7, info 5
-"""
+# The word lists: sandbox/data/*.txt, whose header says how they are written.
+_DATA_FILES = ("people.txt", "places.txt", "contacts.txt")
 
 
 def _parse(text: str) -> dict[str, tuple[str, ...]]:
     lists: dict[str, list[str]] = {}
     key = ""
     for line in text.strip().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
         if not line[0].isspace():
             key, _, line = line.partition(":")
             lists[key] = []
@@ -294,11 +98,22 @@ def _parse(text: str) -> dict[str, tuple[str, ...]]:
     return {key: tuple(items) for key, items in lists.items()}
 
 
+def _load() -> dict[str, tuple[str, ...]]:
+    data = resources.files("learnerledger.sandbox").joinpath("data")
+    lists: dict[str, tuple[str, ...]] = {}
+    for name in _DATA_FILES:
+        found = _parse(data.joinpath(name).read_text(encoding="utf-8"))
+        if lists.keys() & found.keys():
+            raise ValueError(f"sandbox/data/{name} repeats a list of another file")
+        lists |= found
+    return lists
+
+
 def _pairs(key: str) -> dict[str, str]:
     return {name: value for name, _, value in (item.partition("=") for item in _D[key])}
 
 
-_D = _parse(_DATA)
+_D = _load()
 _T = TypeVar("_T")
 
 

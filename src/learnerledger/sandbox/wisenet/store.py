@@ -209,6 +209,10 @@ class SandboxStore:
 
     # -- learners -----------------------------------------------------------------------------
 
+    def learner_count(self) -> int:
+        with self.read() as conn:
+            return int(conn.execute("SELECT count(*) FROM learners").fetchone()[0])
+
     def next_learner_ids(self, conn: sqlite3.Connection) -> tuple[int, int]:
         """The next LearnerId and the next LearnerNumber sequence."""
         row = conn.execute("SELECT max(learner_id) FROM learners").fetchone()

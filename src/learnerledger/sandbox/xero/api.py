@@ -14,9 +14,7 @@ import asyncio
 import hashlib
 import json
 import logging
-import math
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,9 +26,9 @@ from learnerledger.sandbox.clock import Clock
 from learnerledger.sandbox.xero import contacts as contact_rules
 from learnerledger.sandbox.xero import documents
 from learnerledger.sandbox.xero.contacts import ContactQuery
+from learnerledger.sandbox.xero.document_api import endpoints as document_endpoints
 from learnerledger.sandbox.xero.errors import (
     POST_DATA_INVALID,
-    QUERY_PARSE,
     VALIDATION,
     ApiError,
     api_exception,
@@ -39,50 +37,33 @@ from learnerledger.sandbox.xero.errors import (
     validation_exception,
 )
 from learnerledger.sandbox.xero.faults import FaultRule, Faults
+from learnerledger.sandbox.xero.http import (
+    Call,
+    Endpoint,
+    Handler,
+    guid_list_param,
+    modified_since,
+    page_params,
+    pagination,
+)
 from learnerledger.sandbox.xero.identity import Identity
 from learnerledger.sandbox.xero.organisation import list_accounts, render_organisation
 from learnerledger.sandbox.xero.ratelimit import RateLimiter
 from learnerledger.sandbox.xero.store import App, SandboxStore
 from learnerledger.sandbox.xero.where import Field, compile_order, compile_where
-from learnerledger.sandbox.xero.wire import envelope, json_response, parse_guid, parse_http_datetime
+from learnerledger.sandbox.xero.wire import json_response, parse_guid
 
-__all__ = ["MAX_BODY_BYTES", "AccountingApi", "Call"]
+__all__ = ["MAX_BODY_BYTES", "AccountingApi"]
 
 _log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 3_500_000  # "A single POST ... has a size limit of 3.5MB"
 IDEMPOTENCY_SECONDS = 360  # responses are kept for six minutes
 MAX_IDEMPOTENCY_KEY = 128
-MAX_PAGE_SIZE = 1000
-DEFAULT_PAGE_SIZE = 100
 
 _CONTACTS_READ = ("accounting.contacts", "accounting.contacts.read")
 _CONTACTS_WRITE = ("accounting.contacts",)
 _SETTINGS_READ = ("accounting.settings", "accounting.settings.read")
-
-
-@dataclass
-class Call:
-    """One authenticated, rate-counted API call, as the endpoint handlers see it."""
-
-    method: str
-    app: App
-    tenant_id: str
-    params: dict[str, str]  # query parameters, names lower-cased (Xero ignores their case)
-    headers: dict[str, str]
-    body: bytes
-    path_args: tuple[str, ...]
-    now_ms: int
-    store: SandboxStore
-
-    def flag(self, name: str) -> bool:
-        return self.params.get(name.lower(), "").strip().lower() == "true"
-
-    def envelope(self, key: str, items: list[dict[str, Any]]) -> dict[str, Any]:
-        return envelope(key, items, now_ms=self.now_ms, provider=self.app.name)
-
-
-Handler = Callable[[Call], Response]
 
 
 @dataclass(frozen=True)
@@ -104,23 +85,13 @@ class AccountingApi:
     routes: list[Route] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.add("GET", r"/Contacts", get_contacts, _CONTACTS_READ)
-        self.add("PUT", r"/Contacts", put_contacts, _CONTACTS_WRITE)
-        self.add("POST", r"/Contacts", post_contacts, _CONTACTS_WRITE)
-        self.add("GET", r"/Contacts/([^/]+)", get_contact, _CONTACTS_READ)
-        self.add("POST", r"/Contacts/([^/]+)", post_contact, _CONTACTS_WRITE)
-        self.add("GET", r"/Organisation", get_organisation, _SETTINGS_READ + _CONTACTS_READ)
-        self.add("GET", r"/Accounts", get_accounts, _SETTINGS_READ)
-        self.add("GET", r"/Accounts/([^/]+)", get_account, _SETTINGS_READ)
-        # Imported here: the document endpoints build on this module's Call and helpers.
-        from learnerledger.sandbox.xero.document_api import register
+        for endpoint in (*_endpoints(), *document_endpoints()):
+            self.add(endpoint)
 
-        register(self)
-
-    def add(self, method: str, path: str, handler: Handler, scopes: tuple[str, ...]) -> None:
-        """Register an endpoint (paths match case-insensitively, as Xero's do)."""
-        pattern = re.compile("^" + path + "/?$", re.IGNORECASE)
-        self.routes.append(Route(method, pattern, handler, scopes))
+    def add(self, endpoint: Endpoint) -> None:
+        """Serve an endpoint (paths match case-insensitively, as Xero's do)."""
+        pattern = re.compile("^" + endpoint.path + "/?$", re.IGNORECASE)
+        self.routes.append(Route(endpoint.method, pattern, endpoint.handler, endpoint.scopes))
 
     def _match(self, method: str, path: str) -> tuple[Route | None, tuple[str, ...], bool]:
         path_known = False
@@ -346,65 +317,21 @@ def _run(handler: Handler, call: Call) -> Response:
         return _internal_error(500, {})
 
 
-# -- query parameters -----------------------------------------------------------------------
-
-
-def int_param(call: Call, name: str) -> int | None:
-    """An integer query parameter; like .NET's Int32, it refuses what does not fit 32 bits."""
-    raw = call.params.get(name.lower())
-    if raw is None or raw == "":
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        value = None
-    if value is None or not -(2**31) <= value < 2**31:
-        raise ApiError(api_exception(QUERY_PARSE, f"The value '{raw}' is not valid for {name}."))
-    return value
-
-
-def modified_since(call: Call) -> int | None:
-    raw = call.headers.get("if-modified-since")
-    # An unreadable date is ignored, as HTTP says a server should.
-    return parse_http_datetime(raw) if raw else None
-
-
-def pagination(page: int, page_size: int, total: int) -> dict[str, int]:
-    return {
-        "page": page,
-        "pageSize": page_size,
-        "pageCount": math.ceil(total / page_size) if total else 0,
-        "itemCount": total,
-    }
+def _endpoints() -> list[Endpoint]:
+    """The contact, organisation and account endpoints (the documents' are in document_api)."""
+    return [
+        Endpoint("GET", r"/Contacts", get_contacts, _CONTACTS_READ),
+        Endpoint("PUT", r"/Contacts", put_contacts, _CONTACTS_WRITE),
+        Endpoint("POST", r"/Contacts", post_contacts, _CONTACTS_WRITE),
+        Endpoint("GET", r"/Contacts/([^/]+)", get_contact, _CONTACTS_READ),
+        Endpoint("POST", r"/Contacts/([^/]+)", post_contact, _CONTACTS_WRITE),
+        Endpoint("GET", r"/Organisation", get_organisation, _SETTINGS_READ + _CONTACTS_READ),
+        Endpoint("GET", r"/Accounts", get_accounts, _SETTINGS_READ),
+        Endpoint("GET", r"/Accounts/([^/]+)", get_account, _SETTINGS_READ),
+    ]
 
 
 # -- contacts -------------------------------------------------------------------------------
-
-
-def page_params(call: Call) -> tuple[int | None, int]:
-    """``page`` (None when the call is unpaged) and the page size: ``pageSize`` up to 1,000 on
-    paged calls, 100 otherwise."""
-    page = int_param(call, "page")
-    if page is not None and page < 1:
-        page = 1
-    asked_size = int_param(call, "pageSize")
-    page_size = DEFAULT_PAGE_SIZE if asked_size is None else asked_size
-    if page_size < 1:
-        raise ApiError(api_exception(QUERY_PARSE, "pageSize must be a number greater than 0."))
-    return page, min(page_size, MAX_PAGE_SIZE) if page is not None else DEFAULT_PAGE_SIZE
-
-
-def guid_list_param(call: Call, name: str) -> list[str] | None:
-    """A comma-separated list of GUIDs (``IDs``, ``ContactIDs``), or None when not sent."""
-    if not call.params.get(name.lower()):
-        return None
-    ids = []
-    for raw in call.params[name.lower()].split(","):
-        guid = parse_guid(raw)
-        if guid is None:
-            raise ApiError(api_exception(QUERY_PARSE, f"'{raw.strip()}' is not a valid GUID."))
-        ids.append(guid)
-    return ids
 
 
 def get_contacts(call: Call) -> Response:
@@ -465,7 +392,7 @@ def _write_contacts(call: Call, mode: str, target_id: str | None = None) -> Resp
     submitted = contact_rules.parse_body(call.body)
     if mode == "update":
         submitted = submitted[:1]
-    summarize = call.params.get("summarizeerrors", "true").strip().lower() != "false"
+    summarize = call.summarize_errors
     results: list[dict[str, Any]] = []
     failed: list[dict[str, Any]] = []
     with call.store.tx() as conn:

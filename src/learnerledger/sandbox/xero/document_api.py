@@ -13,20 +13,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from starlette.responses import Response
 
 from learnerledger.sandbox.xero import documents as docs
 from learnerledger.sandbox.xero import payments as pay
-from learnerledger.sandbox.xero.api import (
-    Call,
-    guid_list_param,
-    int_param,
-    modified_since,
-    page_params,
-    pagination,
-)
 from learnerledger.sandbox.xero.documents import DocQuery, Kind
 from learnerledger.sandbox.xero.errors import (
     QUERY_PARSE,
@@ -35,12 +27,18 @@ from learnerledger.sandbox.xero.errors import (
     not_found,
     validation_exception,
 )
+from learnerledger.sandbox.xero.http import (
+    Call,
+    Endpoint,
+    guid_list_param,
+    int_param,
+    modified_since,
+    page_params,
+    pagination,
+)
 from learnerledger.sandbox.xero.wire import JSON_MEDIA_TYPE, json_response, parse_guid, to_json
 
-if TYPE_CHECKING:
-    from learnerledger.sandbox.xero.api import AccountingApi
-
-__all__ = ["register"]
+__all__ = ["endpoints"]
 
 _TRANSACTIONS_READ = ("accounting.transactions", "accounting.transactions.read")
 _INVOICES_READ = (*_TRANSACTIONS_READ, "accounting.invoices", "accounting.invoices.read")
@@ -55,40 +53,49 @@ _BANK_READ = (
 _BANK_WRITE = ("accounting.transactions", "accounting.banktransactions")
 
 
-def register(api: AccountingApi) -> None:
-    """Add the document endpoints to the Accounting API."""
+def endpoints() -> list[Endpoint]:
+    """The document endpoints of the Accounting API."""
+    found: list[Endpoint] = []
     for kind, read, write in (
         (docs.INVOICE, _INVOICES_READ, _INVOICES_WRITE),
         (docs.CREDIT_NOTE, _INVOICES_READ, _INVOICES_WRITE),
     ):
         base = "/" + kind.collection
-        api.add("GET", base, _bind(get_documents, kind), read)
-        api.add("PUT", base, _bind(put_documents, kind), write)
-        api.add("POST", base, _bind(post_documents, kind), write)
-        api.add("GET", base + r"/([^/]+)", _bind(get_document, kind), read)
-        api.add("POST", base + r"/([^/]+)", _bind(post_document, kind), write)
+        found += [
+            Endpoint("GET", base, _bind(get_documents, kind), read),
+            Endpoint("PUT", base, _bind(put_documents, kind), write),
+            Endpoint("POST", base, _bind(post_documents, kind), write),
+            Endpoint("GET", base + r"/([^/]+)", _bind(get_document, kind), read),
+            Endpoint("POST", base + r"/([^/]+)", _bind(post_document, kind), write),
+        ]
     for kind, write in (
         (docs.CREDIT_NOTE, _INVOICES_WRITE),
         (docs.PREPAYMENT, _PAYMENTS_WRITE),
         (docs.OVERPAYMENT, _PAYMENTS_WRITE),
     ):
         base = "/" + kind.collection + r"/([^/]+)/Allocations"
-        api.add("PUT", base, _bind(put_allocations, kind), write)
-        api.add("DELETE", base + r"/([^/]+)", _bind(delete_allocation, kind), write)
+        found += [
+            Endpoint("PUT", base, _bind(put_allocations, kind), write),
+            Endpoint("DELETE", base + r"/([^/]+)", _bind(delete_allocation, kind), write),
+        ]
     for kind in (docs.PREPAYMENT, docs.OVERPAYMENT):
-        api.add("GET", "/" + kind.collection, _bind(get_documents, kind), _PAYMENTS_READ)
-        api.add(
-            "GET", "/" + kind.collection + r"/([^/]+)", _bind(get_document, kind), _PAYMENTS_READ
-        )
-    api.add("GET", "/Payments", get_payments, _PAYMENTS_READ)
-    api.add("PUT", "/Payments", put_payments, _PAYMENTS_WRITE)
-    api.add("POST", "/Payments", put_payments, _PAYMENTS_WRITE)
-    api.add("GET", r"/Payments/([^/]+)", get_payment, _PAYMENTS_READ)
-    api.add("POST", r"/Payments/([^/]+)", post_payment, _PAYMENTS_WRITE)
-    api.add("GET", "/BankTransactions", get_bank_transactions, _BANK_READ)
-    api.add("PUT", "/BankTransactions", put_bank_transactions, _BANK_WRITE)
-    api.add("POST", "/BankTransactions", put_bank_transactions, _BANK_WRITE)
-    api.add("GET", r"/BankTransactions/([^/]+)", get_bank_transaction, _BANK_READ)
+        base = "/" + kind.collection
+        found += [
+            Endpoint("GET", base, _bind(get_documents, kind), _PAYMENTS_READ),
+            Endpoint("GET", base + r"/([^/]+)", _bind(get_document, kind), _PAYMENTS_READ),
+        ]
+    return [
+        *found,
+        Endpoint("GET", "/Payments", get_payments, _PAYMENTS_READ),
+        Endpoint("PUT", "/Payments", put_payments, _PAYMENTS_WRITE),
+        Endpoint("POST", "/Payments", put_payments, _PAYMENTS_WRITE),
+        Endpoint("GET", r"/Payments/([^/]+)", get_payment, _PAYMENTS_READ),
+        Endpoint("POST", r"/Payments/([^/]+)", post_payment, _PAYMENTS_WRITE),
+        Endpoint("GET", "/BankTransactions", get_bank_transactions, _BANK_READ),
+        Endpoint("PUT", "/BankTransactions", put_bank_transactions, _BANK_WRITE),
+        Endpoint("POST", "/BankTransactions", put_bank_transactions, _BANK_WRITE),
+        Endpoint("GET", r"/BankTransactions/([^/]+)", get_bank_transaction, _BANK_READ),
+    ]
 
 
 def _bind(handler: Callable[[Call, Kind], Response], kind: Kind) -> Callable[[Call], Response]:
@@ -100,10 +107,6 @@ def _bind(handler: Callable[[Call, Kind], Response], kind: Kind) -> Callable[[Ca
 
 def _unitdp(call: Call) -> int:
     return 4 if int_param(call, "unitdp") == 4 else 2
-
-
-def _summarize(call: Call) -> bool:
-    return call.params.get("summarizeerrors", "true").strip().lower() != "false"
 
 
 def _list_body(
@@ -142,7 +145,7 @@ def _batch(
     """Write each item on its own (batches are not atomic) and answer as Xero does: with
     ``summarizeErrors=false`` a 200 with every item's own status, otherwise one 400 naming
     the refused items (the accepted ones are saved all the same)."""
-    summarize = _summarize(call)
+    summarize = call.summarize_errors
     results: list[dict[str, Any]] = []
     failed: list[dict[str, Any]] = []
     with call.store.tx() as conn:

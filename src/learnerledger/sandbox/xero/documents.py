@@ -68,6 +68,7 @@ from learnerledger.sandbox.xero.wire import (
     date_ms,
     date_of_ms,
     date_string,
+    day_fields,
     from_json,
     iso_z,
     ms_date,
@@ -95,6 +96,8 @@ __all__ = [
     "compact_contact",
     "compose",
     "documents_of_contact",
+    "echo_contact_ref",
+    "echo_line",
     "find_by_number",
     "get_document",
     "insert_invoice",
@@ -588,7 +591,8 @@ def compose(
     if kind.name == "invoice":
         data["IsDiscounted"] = bool(sums.total_discount)
     data["HasAttachments"] = False
-    data["HasErrors"] = False
+    if kind.name in ("invoice", "creditnote"):  # not a field of prepayments or overpayments
+        data["HasErrors"] = False
     for name in ("SubTotal", "TotalTax", "Total"):
         if abs(data[name]) >= MAX_AMOUNT:
             errors.append(MESSAGES["too_large"].format(field=name, amount=f"{data[name]:f}"))
@@ -683,7 +687,7 @@ def refresh(conn: sqlite3.Connection, doc_id: str, *, now_ms: int, bump: bool = 
         status = "AUTHORISED"
     data["Status"] = status
     open_ = _set_amounts(kind, data, status, total=row.total, paid=paid, credited=credited)
-    if status == "PAID":
+    if status == "PAID" and kind.name in ("invoice", "creditnote"):
         data["FullyPaidOnDate"] = ms_date(max(dates, default=row.date_ms))
     else:
         data.pop("FullyPaidOnDate", None)
@@ -786,30 +790,49 @@ class Submitted:
     doc_id: str | None = None
 
     def echo(self, kind: Kind) -> dict[str, Any]:
-        """The document as sent, for its ValidationErrors element (text cut to Xero's limits so
-        that the answer stays within Xero's published schema)."""
+        """The document as sent, in Xero's serialisation, for its ValidationErrors element:
+        dates as ``/Date(ms+0000)/`` beside their ``DateString``, the contact and the lines
+        as Xero writes them, text cut to Xero's limits (so that the answer stays within
+        Xero's published schema and a client's deserialiser reads it like any other)."""
+        sent = self.fields
         out: dict[str, Any] = {}
-        for key, value in self.fields.items():
-            if isinstance(value, date):
-                out[key] = value.isoformat()
-            elif isinstance(value, str) and key in (kind.number_field, "Reference"):
-                out[key] = value[:255]
-            elif key == "CurrencyCode" and value != _CURRENCY:
-                continue  # not every text is one of the schema's currency codes
-            else:
-                out[key] = value
+        if "Type" in sent:
+            out["Type"] = sent["Type"]
         if self.doc_id:
             out[kind.id_field] = self.doc_id
+        for key in (kind.number_field, "Reference"):
+            if key and key in sent:
+                out[key] = sent[key][:255]
+        for key in ("Status", "LineAmountTypes"):
+            if key in sent:
+                out[key] = sent[key]
+        for key in ("Date", "DueDate"):
+            if key in sent:
+                out.update(day_fields(key, sent[key]))
+        for key in ("ExpectedPaymentDate", "PlannedPaymentDate"):
+            if key in sent:
+                out[key] = ms_date(date_ms(sent[key]))
+        for key in ("Url", "BrandingThemeID", "SentToContact"):
+            if key in sent:
+                out[key] = sent[key]
+        if sent.get("CurrencyCode") == _CURRENCY:  # not every text is a schema currency code
+            out["CurrencyCode"] = _CURRENCY
         if self.contact is not None:
-            out["Contact"] = {
-                k: v[: 255 if k == "Name" else 50] if k != "ContactID" else v
-                for k, v in self.contact.items()
-            }
+            out["Contact"] = echo_contact_ref(self.contact)
         if self.lines is not None:
-            out["LineItems"] = [
-                {k: v for k, v in line.items() if k != "Tracking"} for line in self.lines
-            ]
+            out["LineItems"] = [echo_line(line) for line in self.lines]
         return out
+
+
+def echo_contact_ref(ref: dict[str, str]) -> dict[str, Any]:
+    """The contact a refused document or bank transaction named, as sent (ContactNumber and
+    Name cut to Xero's limits)."""
+    return {k: v if k == "ContactID" else v[: 255 if k == "Name" else 50] for k, v in ref.items()}
+
+
+def echo_line(line: dict[str, Any]) -> dict[str, Any]:
+    """A line item as sent, in Xero's form (the sandbox keeps no tracking: ``Tracking: []``)."""
+    return {**{k: v for k, v in line.items() if k != "Tracking"}, "Tracking": []}
 
 
 _LINE_TEXT = ("Description", "ItemCode", "AccountCode", "TaxType")

@@ -57,6 +57,7 @@ from learnerledger.sandbox.xero.where import Field, compile_order, compile_where
 from learnerledger.sandbox.xero.wire import (
     date_ms,
     date_string,
+    day_fields,
     from_json,
     iso_z,
     ms_date,
@@ -258,7 +259,7 @@ class SubmittedPayment:
         if self.account:
             out["Account"] = dict(self.account)
         if self.day is not None:
-            out["Date"] = self.day.isoformat()
+            out.update(day_fields("Date", self.day))
         if self.amount is not None:
             out["Amount"] = self.amount
         return out
@@ -641,7 +642,7 @@ class SubmittedAllocation:
         return {
             "Invoice": {"InvoiceID": self.invoice_id} if self.invoice_id else {},
             "Amount": self.amount if self.amount is not None else Decimal(0),
-            "Date": self.day.isoformat() if self.day is not None else ms_date(0),
+            "Date": ms_date(date_ms(self.day) if self.day is not None else 0),
         }
 
 
@@ -815,18 +816,19 @@ class SubmittedBankTransaction:
     bank_account: dict[str, str]
 
     def echo(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            k: v.isoformat() if isinstance(v, date) else v for k, v in self.fields.items()
-        }
+        """The transaction as sent, in Xero's serialisation (see ``documents.Submitted.echo``)."""
+        out: dict[str, Any] = {}
+        for key, value in self.fields.items():
+            if key == "Date":
+                out.update(day_fields(key, value))
+            elif key == "CurrencyCode" and value != "AUD":
+                continue  # not every text is one of the schema's currency codes
+            else:
+                out[key] = value
         if self.contact is not None:
-            out["Contact"] = {
-                k: v[: 255 if k == "Name" else 50] if k != "ContactID" else v
-                for k, v in self.contact.items()
-            }
+            out["Contact"] = docs.echo_contact_ref(self.contact)
         if self.lines is not None:
-            out["LineItems"] = [
-                {k: v for k, v in line.items() if k != "Tracking"} for line in self.lines
-            ]
+            out["LineItems"] = [docs.echo_line(line) for line in self.lines]
         out["BankAccount"] = dict(self.bank_account)
         # Xero's schema requires these three; a refused transaction that lacked them shows
         # placeholders (documented in docs/sandbox.md).

@@ -29,7 +29,7 @@ from learnerledger.sandbox.xero.organisation import ensure_chart
 from learnerledger.sandbox.xero.store import SandboxStore
 from learnerledger.sandbox.xero.wire import date_of_ms, json_response, parse_guid
 
-__all__ = ["MergeRefused", "WebApp", "merge"]
+__all__ = ["MergeRefused", "WebApp", "merge", "merge_in"]
 
 _PAGE_SIZE = 100
 
@@ -50,6 +50,14 @@ def merge(
         raise MergeRefused(str(exc)) from None
     documents.move_documents(conn, tenant_id, row.contact_id, target_id)
     return row
+
+
+def merge_in(
+    store: SandboxStore, tenant_id: str, source_id: str, target_id: str, *, now_ms: int
+) -> contact_rules.ContactRow:
+    """``merge`` in a transaction of its own: all of it happens, or nothing."""
+    with store.tx() as conn:
+        return merge(conn, tenant_id, source_id, target_id, now_ms=now_ms)
 
 
 def _page(title: str, body: str) -> HTMLResponse:
@@ -263,8 +271,7 @@ class WebApp:
                 target_raw = ""
         target = parse_guid(target_raw) or target_raw.strip()
         try:
-            with self.store.tx() as conn:
-                row = merge(conn, tenant_id, source, target, now_ms=self.clock.now_ms())
+            row = merge_in(self.store, tenant_id, source, target, now_ms=self.clock.now_ms())
         except MergeRefused as exc:
             if is_form:
                 return RedirectResponse(

@@ -17,6 +17,7 @@ __all__ = [
     "date_ms",
     "date_of_ms",
     "date_string",
+    "day_fields",
     "envelope",
     "from_json",
     "iso_utc",
@@ -71,6 +72,13 @@ def date_of_ms(ms: int) -> date:
 def date_string(ms: int) -> str:
     """``2019-03-05T00:00:00``: the ``DateString`` beside a document's ``Date``."""
     return date_of_ms(ms).isoformat() + "T00:00:00"
+
+
+def day_fields(name: str, day: date) -> dict[str, str]:
+    """A calendar date as Xero writes it in a record: ``{name}String`` and ``{name}``, e.g.
+    ``"DateString": "2026-12-01T00:00:00", "Date": "/Date(1796083200000+0000)/"``."""
+    ms = date_ms(day)
+    return {f"{name}String": date_string(ms), name: ms_date(ms)}
 
 
 def parse_guid(text: str) -> str | None:

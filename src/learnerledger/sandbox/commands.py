@@ -1,26 +1,40 @@
-"""``learnerledger sandbox xero|wisenet``: local servers that behave like Xero and Wisenet.
+"""``learnerledger sandbox``: serve, seed and merge in the Xero and Wisenet sandboxes.
 
-The commands are kept here as one unit, apart from the rest of the command line, because they
-belong with the sandboxes: this module is mounted on the main group as a whole.
+The commands parse their options, call the sandboxes and print what happened; the sandboxes'
+own modules do the work (and the SQL). They import a sandbox only when one of its commands
+runs, so that every other command starts without loading the servers. Their default ``--db``
+paths live in the learnerledger home, found as every command finds it (``learnerledger.config``
+over the main command's ``--config``, ``--home`` and ``--database-url``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
-from learnerledger.cli.options import get_config as _config
-from learnerledger.cli.render import Group as _Group
+from learnerledger.config import config_of
 from learnerledger.errors import SandboxError
+
+if TYPE_CHECKING:
+    from learnerledger.sandbox.wisenet import SandboxStore as WisenetStore
 
 __all__ = ["sandbox"]
 
 
-@click.group(cls=_Group)
+def _home(ctx: click.Context) -> Path:
+    return config_of(ctx).home
+
+
+@click.group()
 def sandbox() -> None:
     """Local servers that behave like Xero and Wisenet, for demos and rehearsals."""
+
+
+# -- the Xero sandbox ---------------------------------------------------------------------------
+
+_XERO_DB_HELP = "The sandbox's SQLite file (default: HOME/sandbox/xero.db)."
 
 
 def _pair(value: str, option: str, *, secret_required: bool = True) -> tuple[str, str | None]:
@@ -33,18 +47,14 @@ def _pair(value: str, option: str, *, secret_required: bool = True) -> tuple[str
     return client_id, (secret or None)
 
 
-def _sandbox_db(ctx: click.Context, db: Path | None) -> Path:
-    return db if db is not None else _config(ctx).home / "sandbox" / "xero.db"
+def _xero_db(ctx: click.Context, db: Path | None) -> Path:
+    return db if db is not None else _home(ctx) / "sandbox" / "xero.db"
 
 
-@sandbox.group("xero", cls=_Group, invoke_without_command=True)
+@sandbox.group("xero", invoke_without_command=True)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8001, show_default=True, type=int, help="Port to listen on.")
-@click.option(
-    "--db",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The sandbox's SQLite file (default: HOME/sandbox/xero.db).",
-)
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help=_XERO_DB_HELP)
 @click.option(
     "--client",
     "clients",
@@ -102,7 +112,7 @@ def _sandbox_db(ctx: click.Context, db: Path | None) -> Path:
     help="Delay every API answer, to rehearse against a slow network.",
 )
 @click.pass_context
-def sandbox_xero(
+def xero(
     ctx: click.Context,
     host: str,
     port: int,
@@ -129,7 +139,7 @@ def sandbox_xero(
         prepare_store,
     )
 
-    path = _sandbox_db(ctx, db)
+    path = _xero_db(ctx, db)
     store = SandboxStore(path)
     clock = Clock()
     prepare_store(
@@ -151,12 +161,8 @@ def sandbox_xero(
     serve(app, host, port)
 
 
-@sandbox_xero.command("seed")
-@click.option(
-    "--db",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The sandbox's SQLite file (default: HOME/sandbox/xero.db).",
-)
+@xero.command("seed")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help=_XERO_DB_HELP)
 @click.option(
     "--seed",
     "seed_value",
@@ -176,14 +182,14 @@ def sandbox_xero(
     "--replace", is_flag=True, help="Delete the organisation's contacts and documents first."
 )
 @click.pass_context
-def sandbox_xero_seed(
+def xero_seed(
     ctx: click.Context, db: Path | None, seed_value: int, scale: float, replace: bool
 ) -> None:
     """Fill the default organisation with a realistic training provider's legacy contacts."""
     from learnerledger.sandbox.xero import Clock, SandboxStore, prepare_store
     from learnerledger.sandbox.xero.seed import SeedConflict, seed_organisation
 
-    path = _sandbox_db(ctx, db)
+    path = _xero_db(ctx, db)
     store = SandboxStore(path)
     prepare_store(store, Clock())
     try:
@@ -197,17 +203,13 @@ def sandbox_xero_seed(
     )
 
 
-@sandbox_xero.command("merge")
-@click.option(
-    "--db",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The sandbox's SQLite file (default: HOME/sandbox/xero.db).",
-)
+@xero.command("merge")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help=_XERO_DB_HELP)
 @click.option("--tenant", help="Organisation (tenant id); default: Demo Training Co.")
 @click.argument("source_id")
 @click.argument("target_id")
 @click.pass_context
-def sandbox_xero_merge(
+def xero_merge(
     ctx: click.Context, db: Path | None, tenant: str | None, source_id: str, target_id: str
 ) -> None:
     """Do what Xero's Merge button does: merge SOURCE_ID into TARGET_ID.
@@ -215,34 +217,34 @@ def sandbox_xero_merge(
     SOURCE_ID is archived and points at TARGET_ID with MergedToContactID.
     """
     from learnerledger.sandbox.xero import DEFAULT_TENANT_ID, Clock, SandboxStore
-    from learnerledger.sandbox.xero.webapp import MergeRefused, merge
+    from learnerledger.sandbox.xero.webapp import MergeRefused, merge_in
 
-    path = _sandbox_db(ctx, db)
+    path = _xero_db(ctx, db)
     if not path.exists():
         raise SandboxError(f"There is no sandbox database at {path}.", fix="Check --db.")
     store = SandboxStore(path)
-    clock = Clock()
     try:
-        with store.tx() as conn:
-            row = merge(
-                conn, tenant or DEFAULT_TENANT_ID, source_id, target_id, now_ms=clock.now_ms()
-            )
+        row = merge_in(
+            store, tenant or DEFAULT_TENANT_ID, source_id, target_id, now_ms=Clock().now_ms()
+        )
     except MergeRefused as exc:
         raise SandboxError(f"Merge refused: {exc}") from None
     click.echo(f"Merged {row.data.get('Name')!r} ({row.contact_id}) into {row.merged_to}.")
 
 
-def _wisenet_sandbox_db(ctx: click.Context, db: Path | None) -> Path:
-    return db if db is not None else _config(ctx).home / "sandbox" / "wisenet.db"
+# -- the Wisenet sandbox ------------------------------------------------------------------------
+
+_WISENET_DB_HELP = "The sandbox's SQLite file (default: HOME/sandbox/wisenet.db)."
 
 
-def _wisenet_sandbox_store(path: Path) -> Any:
+def _wisenet_store(ctx: click.Context, db: Path | None) -> tuple[Path, WisenetStore]:
     import sqlite3
 
     from learnerledger.sandbox.wisenet import SandboxStore
 
+    path = db if db is not None else _home(ctx) / "sandbox" / "wisenet.db"
     try:
-        return SandboxStore(path)
+        return path, SandboxStore(path)
     except (OSError, sqlite3.Error) as exc:
         raise SandboxError(
             f"The sandbox database {path} cannot be opened: {exc}.",
@@ -250,10 +252,7 @@ def _wisenet_sandbox_store(path: Path) -> Any:
         ) from None
 
 
-_WISENET_DB_HELP = "The sandbox's SQLite file (default: HOME/sandbox/wisenet.db)."
-
-
-@sandbox.group("wisenet", cls=_Group, invoke_without_command=True)
+@sandbox.group("wisenet", invoke_without_command=True)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8002, show_default=True, type=int, help="Port to listen on.")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help=_WISENET_DB_HELP)
@@ -280,7 +279,7 @@ _WISENET_DB_HELP = "The sandbox's SQLite file (default: HOME/sandbox/wisenet.db)
     help="Calls per key per day (resets 00:00 UTC) for keys without a plan.",
 )
 @click.pass_context
-def sandbox_wisenet(
+def wisenet(
     ctx: click.Context,
     host: str,
     port: int,
@@ -300,13 +299,11 @@ def sandbox_wisenet(
             parse_key(value)
         except ValueError as exc:
             raise SandboxError(f"--api-key {exc}", fix="Write it as KEY or KEY:basic.") from None
-    path = _wisenet_sandbox_db(ctx, db)
-    store = _wisenet_sandbox_store(path)
+    path, store = _wisenet_store(ctx, db)
     clock = Clock()
     shown = prepare_keys(store, clock, api_keys)
     app = create_app(store, clock=clock, limits=Limits(per_second_limit, day_limit))
-    with store.read() as conn:
-        learners = conn.execute("SELECT count(*) FROM learners").fetchone()[0]
+    learners = store.learner_count()
     click.echo(f"Wisenet sandbox on http://{host}:{port}  (database {path})", err=True)
     click.echo(f"  API base URL: http://{host}:{port}/v1  ({learners} learners)", err=True)
     for key in shown:
@@ -318,7 +315,7 @@ def sandbox_wisenet(
     serve(app, host, port)
 
 
-@sandbox_wisenet.command("seed")
+@wisenet.command("seed")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help=_WISENET_DB_HELP)
 @click.option(
     "--seed",
@@ -337,14 +334,13 @@ def sandbox_wisenet(
 )
 @click.option("--replace", is_flag=True, help="Delete the sandbox's learners and records first.")
 @click.pass_context
-def sandbox_wisenet_seed(
+def wisenet_seed(
     ctx: click.Context, db: Path | None, seed_value: int, scale: float, replace: bool
 ) -> None:
     """Fill the sandbox with Demo Training Co's learners, workplaces, positions and invoices."""
     from learnerledger.sandbox.wisenet import SeedConflict, seed_account
 
-    path = _wisenet_sandbox_db(ctx, db)
-    store = _wisenet_sandbox_store(path)
+    path, store = _wisenet_store(ctx, db)
     try:
         report = seed_account(store, seed=seed_value, scale=scale, replace=replace)
     except SeedConflict as exc:
