@@ -738,8 +738,8 @@ def pull_learners_command(
     import json
     from datetime import timedelta
 
+    from learnerledger.jobs import ProgressEvent
     from learnerledger.sources.wisenet import (
-        PullResult,
         load_connection,
         open_client,
         pull_learners,
@@ -752,8 +752,9 @@ def pull_learners_command(
     store = _open_store(ctx)
     connection = load_connection(store, load_secret_box(cfg.home))
 
-    def on_progress(result: PullResult) -> None:
-        click.echo(f"  learners: {result.read:,} read, page {result.pages}", err=True)
+    def on_progress(event: ProgressEvent) -> None:
+        pages = (event.detail or {}).get("pages")
+        click.echo(f"  learners: {event.done:,} read, page {pages}", err=True)
 
     with open_client(
         connection.base_url,
@@ -769,7 +770,7 @@ def pull_learners_command(
             overlap=timedelta(minutes=cfg["wisenet_overlap_minutes"]),
             full=full,
             dry_run=dry_run,
-            progress=None if as_json else on_progress,
+            on_progress=None if as_json else on_progress,
         )
     if as_json:
         click.echo(json.dumps(result.as_json()))

@@ -13,7 +13,18 @@ from learnerledger.errors import SourceError
 from learnerledger.sources.fields import normalise_phone, parse_timestamp
 from learnerledger.sources.wisenet.client import WisenetClient
 
-__all__ = ["Lookups", "item_learner_id", "learner_from_item", "resolve_zone"]
+__all__ = ["Lookups", "UnusableRecord", "item_learner_id", "learner_from_item", "resolve_zone"]
+
+
+class UnusableRecord(ValueError):
+    """A Wisenet record that cannot be used at all. ``code`` is stable (``not_an_object``,
+    ``no_data``, ``ref_missing``, ``ref_too_long``), ``field`` the field at fault, if one
+    is; the message says what to do."""
+
+    def __init__(self, code: str, message: str, *, field: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.field = field
 
 
 def resolve_zone(name: str) -> tzinfo:
@@ -142,20 +153,33 @@ def item_learner_id(item: Any) -> int | None:
 def learner_from_item(
     item: Any, lookups: Lookups, *, region: str = "AU", zone: tzinfo = UTC
 ) -> Learner:
-    """A ``LearnerAuItem`` (or a bare ``LearnerAu``) as a Learner. Raises ``ValueError`` with
-    a message phrased as a fix when the record cannot be used at all."""
+    """A ``LearnerAuItem`` (or a bare ``LearnerAu``) as a Learner. Raises
+    :class:`UnusableRecord` (a ``ValueError``), its message phrased as a fix, when the record
+    cannot be used at all."""
     if not isinstance(item, dict):
-        raise ValueError("The record is not a JSON object; Wisenet sent something unexpected.")
+        raise UnusableRecord(
+            "not_an_object", "The record is not a JSON object; Wisenet sent something unexpected."
+        )
     data = item.get("Data", item)
     if not isinstance(data, dict):
-        raise ValueError("The record has no Data object; Wisenet sent something unexpected.")
+        raise UnusableRecord(
+            "no_data", "The record has no Data object; Wisenet sent something unexpected."
+        )
     lookups.learn(item.get("Relationships"))
     personal = _obj(data.get("Personal"))
     ref = _text(personal.get("LearnerNumber"))
     if not ref:
-        raise ValueError("It has no LearnerNumber (RefInternal). Give the learner one in Wisenet.")
+        raise UnusableRecord(
+            "ref_missing",
+            "It has no LearnerNumber (RefInternal). Give the learner one in Wisenet.",
+            field="LearnerNumber",
+        )
     if len(ref) > 50:
-        raise ValueError(f"Its LearnerNumber {ref!r} is longer than 50 characters.")
+        raise UnusableRecord(
+            "ref_too_long",
+            f"Its LearnerNumber {ref!r} is longer than 50 characters.",
+            field="LearnerNumber",
+        )
     warnings: list[str] = []
     phones = _obj(personal.get("PhoneNumbers"))
     numbers = {}

@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-import sqlalchemy as sa
-
 from learnerledger.domain.learner import Learner
-from learnerledger.errors import WisenetAuthError, WisenetError, WisenetQuotaExhausted
-from learnerledger.sources.history import finish_run, start_run
+from learnerledger.errors import WisenetAuthError, WisenetError
+from learnerledger.jobs import Job, ProgressListener
 from learnerledger.sources.wisenet.client import PAGE_SIZE, WisenetClient, describe_request
 from learnerledger.sources.wisenet.connection import set_connection_state
-from learnerledger.sources.wisenet.mapping import Lookups, item_learner_id, learner_from_item
+from learnerledger.sources.wisenet.mapping import (
+    Lookups,
+    UnusableRecord,
+    item_learner_id,
+    learner_from_item,
+)
 from learnerledger.store import Store
-from learnerledger.store.learners import learners, set_sync_to_xero, upsert_learners
-from learnerledger.store.tables import meta_values
+from learnerledger.store import connections as stored_connections
+from learnerledger.store.learners import flagged_source_ids, set_sync_to_xero, upsert_learners
 
 __all__ = ["PullResult", "pull_learners"]
 
@@ -91,11 +94,8 @@ def _load_state(store: Store, key: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _save_state(conn: sa.Connection, key: str, state: Mapping[str, Any]) -> None:
-    text = json.dumps(state, separators=(",", ":"))
-    updated = conn.execute(meta_values.update().where(meta_values.c.key == key).values(value=text))
-    if not updated.rowcount:
-        conn.execute(meta_values.insert().values(key=key, value=text))
+def _save_state(store: Store, key: str, state: Mapping[str, Any]) -> None:
+    store.set_meta(key, json.dumps(state, separators=(",", ":")))
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -127,13 +127,13 @@ class _Pull:
 
     store: Store
     client: WisenetClient
+    job: Job
     result: PullResult
     key: str
     watermark: str | None  # as stored when the pull began
     current: dict[str, Any]  # the pass: since, skip, last_id, started, max_seen
     region: str
     zone: tzinfo
-    progress: Callable[[PullResult], None] | None
     lookups: Lookups
     seen: set[int] = field(default_factory=set)
 
@@ -148,7 +148,7 @@ def pull_learners(
     overlap: timedelta = timedelta(minutes=10),
     full: bool = False,
     dry_run: bool = False,
-    progress: Callable[[PullResult], None] | None = None,
+    on_progress: ProgressListener | None = None,
 ) -> PullResult:
     """Read the learners flagged for Xero that changed since the last pull and store them.
 
@@ -160,7 +160,64 @@ def pull_learners(
     instead of silently shifting the next page. Each page is stored together with the pull's
     position: a pull stopped by the day quota (status ``paused``) or a crash resumes there.
     Learners whose Sync to Xero was cleared in Wisenet are marked so (kept, not ready).
+
+    The pull runs in the job frame (``learnerledger.jobs``): its run record holds the counts,
+    a problem per learner record that could not be used, and the resume point of a paused
+    pull; ``on_progress`` gets a ``learners`` event after every page. A dry run records no run.
     """
+    connection = stored_connections.get_connection(store, connection_id)
+    job = Job(
+        store,
+        "pull learners",
+        connection_id=connection_id,
+        organisation=connection.name if connection else None,
+        calls=lambda: client.calls,
+        on_progress=on_progress,
+        record=not dry_run,
+    )
+    pull: _Pull | None = None
+    try:
+        with job:
+            pull = _begin(job, client, connection_id, region, zone, overlap, full, dry_run)
+            try:
+                with store.transaction() if dry_run else nullcontext():
+                    _pull(pull)
+                    if dry_run:
+                        raise _Rollback
+            except _Rollback:
+                pass
+            finally:
+                pull.result.calls = job.used_calls()
+                job.counts.update(pull.result.counts())
+    except WisenetAuthError as exc:
+        set_connection_state(store, connection_id, "reconnect_needed", exc.message)
+        raise
+    # The frame raises every error again but a spent budget, which it records as a pause.
+    assert pull is not None
+    result = pull.result
+    result.run_id, result.calls = job.run_id, job.calls
+    if job.paused is not None:
+        result.status = "paused"
+        result.resets_at = job.paused.resumes_at
+    else:
+        result.status = "succeeded"
+    result.message = job.message
+    return result
+
+
+def _begin(
+    job: Job,
+    client: WisenetClient,
+    connection_id: int,
+    region: str,
+    zone: tzinfo,
+    overlap: timedelta,
+    full: bool,
+    dry_run: bool,
+) -> _Pull:
+    """Where this pull starts: where a paused one stopped, or after the watermark (read once
+    the run is ours, so two pulls never start from the same state)."""
+    store = job.store
     key = _state_key(connection_id)
     state = _load_state(store, key)
     watermark = state.get("watermark") if isinstance(state.get("watermark"), str) else None
@@ -176,93 +233,51 @@ def pull_learners(
             "since": _iso(since),
             "skip": 0,
             "last_id": None,
-            "unflag": _flagged_ids(store) != set(),
+            "unflag": bool(_flagged_ids(store)),
         }
     since = _parse_iso(current.get("since"))
     result = PullResult(
         status="running", full=since is None, resumed=resumed, dry_run=dry_run, since=since
     )
-    if not dry_run:
-        result.run_id = start_run(store, "pull learners", connection_id=connection_id)
-    job = _Pull(
-        store, client, result, key, watermark, current, region, zone, progress, Lookups(client)
-    )
-    calls_before = client.calls
-    try:
-        with store.transaction() if dry_run else nullcontext():
-            try:
-                _pull_pages(job)
-                result.unflagged = _unflag(job, since)
-                max_seen = _parse_iso(current.get("max_seen"))
-                started = _parse_iso(current.get("started"))
-                if max_seen is None:
-                    result.watermark = _parse_iso(watermark)
-                else:
-                    result.watermark = min(max_seen, started) if started else max_seen
-                if not dry_run:
-                    with store.transaction() as conn:
-                        _save_state(conn, key, {"watermark": _iso(result.watermark), "pass": None})
-                result.status = "succeeded"
-            except WisenetQuotaExhausted as exc:
-                result.status = "paused"
-                result.resets_at = exc.resets_at
-                result.message = str(exc)
-            if dry_run:
-                raise _Rollback
-    except _Rollback:
-        pass
-    except WisenetAuthError as exc:
-        set_connection_state(store, connection_id, "reconnect_needed", exc.message)
-        _finish(store, result, client.calls - calls_before, "failed", str(exc))
-        raise
-    except BaseException as exc:
-        _finish(store, result, client.calls - calls_before, "failed", str(exc) or repr(exc))
-        raise
-    _finish(store, result, client.calls - calls_before, result.status, result.message)
-    return result
+    return _Pull(store, client, job, result, key, watermark, current, region, zone, Lookups(client))
 
 
-def _finish(store: Store, result: PullResult, calls: int, status: str, message: str) -> None:
-    result.calls = calls
-    result.status = status
-    if status == "succeeded" and not message:
-        result.message = (
-            f"{result.read} learners read: {result.inserted} new, {result.updated} changed, "
-            f"{result.unchanged} unchanged; {result.unflagged} no longer flagged for Xero."
-        )
+def _pull(pull: _Pull) -> None:
+    result, current = pull.result, pull.current
+    _pull_pages(pull)
+    result.unflagged = _unflag(pull, _parse_iso(current.get("since")))
+    max_seen = _parse_iso(current.get("max_seen"))
+    started = _parse_iso(current.get("started"))
+    if max_seen is None:
+        result.watermark = _parse_iso(pull.watermark)
     else:
-        result.message = message
-    if result.run_id is not None:
-        errors = [
-            {"record": s["record"], "learner_id": s.get("learner_id"), "message": s["message"]}
-            for s in result.skipped
-        ]
-        finish_run(
-            store,
-            result.run_id,
-            status=status,
-            counts=result.counts(),
-            errors=errors,
-            message=result.message,
-        )
+        result.watermark = min(max_seen, started) if started else max_seen
+    if not result.dry_run:
+        _save_state(pull.store, pull.key, {"watermark": _iso(result.watermark), "pass": None})
+    pull.job.resume_at(None)
+    pull.job.message = (
+        f"{result.read} learners read: {result.inserted} new, {result.updated} changed, "
+        f"{result.unchanged} unchanged; {result.unflagged} no longer flagged for Xero."
+    )
 
 
-def _read_items(job: _Pull, items: list[Any]) -> list[Learner]:
-    result, current = job.result, job.current
+def _read_items(pull: _Pull, items: list[Any]) -> list[Learner]:
+    result, current = pull.result, pull.current
     learners: list[Learner] = []
     max_seen = _parse_iso(current.get("max_seen"))
     for item in items:
         learner_id = item_learner_id(item)
         if learner_id is not None:
-            if learner_id in job.seen:
+            if learner_id in pull.seen:
                 continue  # the page overlap, or a learner that moved while we paged
-            job.seen.add(learner_id)
+            pull.seen.add(learner_id)
         result.read += 1
         try:
-            learner = learner_from_item(item, job.lookups, region=job.region, zone=job.zone)
-        except ValueError as exc:
+            learner = learner_from_item(item, pull.lookups, region=pull.region, zone=pull.zone)
+        except UnusableRecord as exc:
             record = f"learner {learner_id}" if learner_id is not None else "a learner"
             result.skipped.append({"record": record, "learner_id": learner_id, "message": str(exc)})
+            pull.job.problem(record, exc.code, str(exc), field=exc.field)
             continue
         result.warnings += len(learner.warnings)
         modified = learner.source_modified
@@ -273,20 +288,20 @@ def _read_items(job: _Pull, items: list[Any]) -> list[Learner]:
     return learners
 
 
-def _pull_pages(job: _Pull) -> None:
-    result, current = job.result, job.current
+def _pull_pages(pull: _Pull) -> None:
+    result, current = pull.result, pull.current
     since = _parse_iso(current.get("since"))
     step_backs = 0
     stepped_back = False
     while True:
         params: dict[str, Any] = {"syncToXeroFilter": "true"}
         if since is not None:
-            params["lastModifiedTimeStampFilter"] = _filter_value(since, job.zone)
+            params["lastModifiedTimeStampFilter"] = _filter_value(since, pull.zone)
         params |= {"skip": current["skip"], "take": PAGE_SIZE}
-        page = job.client.list_page("/learnersAU", params)
+        page = pull.client.list_page("/learnersAU", params)
         result.pages += 1
         if current.get("started") is None:
-            current["started"] = _iso(page.date or job.client.now())
+            current["started"] = _iso(page.date or pull.client.now())
         items = page.items
         last_id = current.get("last_id")
         first_id = item_learner_id(items[0]) if items else None
@@ -303,8 +318,8 @@ def _pull_pages(job: _Pull) -> None:
             stepped_back = True
             current["skip"] = max(0, current["skip"] - (PAGE_SIZE - 1))
             continue
-        fresh = sum(1 for item in items if item_learner_id(item) not in job.seen)
-        learners = _read_items(job, items)
+        fresh = sum(1 for item in items if item_learner_id(item) not in pull.seen)
+        learners = _read_items(pull, items)
         done = len(items) < PAGE_SIZE
         if not done and not fresh and not stepped_back:
             raise WisenetError(
@@ -318,29 +333,29 @@ def _pull_pages(job: _Pull) -> None:
         if not done:
             current["last_id"] = item_learner_id(items[-1])
             current["skip"] += len(items) - 1
-        with job.store.transaction() as conn:
+        with pull.store.transaction() as conn:  # the page and the position, together
             outcome = upsert_learners(conn, learners)
-            _save_state(conn, job.key, {"watermark": job.watermark, "pass": current})
+            _save_state(pull.store, pull.key, {"watermark": pull.watermark, "pass": current})
+        pull.job.resume_at(current)
         result.inserted += outcome.inserted
         result.updated += outcome.updated
         result.unchanged += outcome.unchanged
-        if job.progress is not None:
-            job.progress(result)
+        pull.job.progress("learners", result.read, detail={"pages": result.pages})
         if done:
             return
 
 
-def _unflag(job: _Pull, since: datetime | None) -> int:
+def _unflag(pull: _Pull, since: datetime | None) -> int:
     """Mark the stored learners whose Sync to Xero was cleared in Wisenet since the last pull.
 
     After a complete full pull the learners it did not see are the ones; otherwise the light
     list endpoint names the learners not flagged (changed since the last pull, when there was
     one). A first pull into an empty table needs neither."""
-    if not job.current.get("unflag", True):
+    if not pull.current.get("unflag", True):
         return 0
-    flagged = _flagged_ids(job.store)
-    seen = {str(i) for i in job.seen}
-    if since is None and not job.result.resumed:
+    flagged = _flagged_ids(pull.store)
+    seen = {str(i) for i in pull.seen}
+    if since is None and not pull.result.resumed:
         ids = sorted(flagged - seen)
     elif not flagged - seen:
         return 0
@@ -350,10 +365,10 @@ def _unflag(job: _Pull, since: datetime | None) -> int:
         while True:
             params: dict[str, Any] = {"syncToXeroFilter": "false"}
             if since is not None:
-                params["lastModifiedTimeStampFilter"] = _filter_value(since, job.zone)
+                params["lastModifiedTimeStampFilter"] = _filter_value(since, pull.zone)
             params |= {"skip": skip, "take": PAGE_SIZE}
-            page = job.client.list_page("/learnersAU/list", params)
-            job.result.pages += 1
+            page = pull.client.list_page("/learnersAU/list", params)
+            pull.result.pages += 1
             ids.extend(str(i) for i in map(_learner_id_basic, page.items) if i is not None)
             if len(page.items) < PAGE_SIZE:
                 break
@@ -361,19 +376,14 @@ def _unflag(job: _Pull, since: datetime | None) -> int:
         ids = sorted(set(ids) & flagged)
     if not ids:
         return 0
-    with job.store.transaction() as conn:
+    with pull.store.transaction() as conn:
         return set_sync_to_xero(conn, "wisenet", ids, False).updated
 
 
 def _flagged_ids(store: Store) -> set[str]:
     """Wisenet's LearnerIds of the stored learners flagged for Xero."""
     with store.read() as conn:
-        rows = conn.execute(
-            sa.select(learners.c.source_id).where(
-                learners.c.source == "wisenet", learners.c.sync_to_xero.is_(True)
-            )
-        )
-        return {str(row.source_id) for row in rows}
+        return flagged_source_ids(conn, "wisenet")
 
 
 def _learner_id_basic(item: Any) -> int | None:
