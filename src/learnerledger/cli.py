@@ -821,13 +821,14 @@ def import_learners_command(
     """Import learners from a CSV export (columns in docs/csv-import.md), keyed by RefInternal."""
     import json
 
-    from learnerledger.sources.csvfile import ImportResult, import_learners
+    from learnerledger.jobs import ProgressEvent
+    from learnerledger.sources.csvfile import import_learners
 
     region = _phone_region(ctx, phone_region)
     store = _open_store(ctx)
 
-    def on_progress(result: ImportResult) -> None:
-        click.echo(f"  {result.rows:,} rows read", err=True)
+    def on_progress(event: ProgressEvent) -> None:
+        click.echo(f"  {event.done:,} rows read", err=True)
 
     result = import_learners(
         store,
@@ -835,7 +836,7 @@ def import_learners_command(
         region=region,
         dry_run=dry_run,
         report=report,
-        progress=None if as_json else on_progress,
+        on_progress=None if as_json else on_progress,
     )
     if as_json:
         click.echo(json.dumps(result.as_json()))
