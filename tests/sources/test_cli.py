@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 
 from conftest import WisenetSandbox
 from learnerledger.cli import main
-from learnerledger.sources import wisenet
+from learnerledger.sources.wisenet import client as wisenet
 from learnerledger.store import open_store
 from learnerledger.store.learners import count_learners
 from learnerledger.store.tables import connections

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from learnerledger.errors import CsvFileError
 from learnerledger.sources.csvfile import COLUMNS, REJECTIONS, import_learners
-from learnerledger.store import Store, open_store
+from learnerledger.store import Store, history, open_store
 from learnerledger.store.learners import count_learners, get_learner, iter_learners, learners
 from learnerledger.store.tables import runs
 
@@ -288,14 +288,15 @@ def test_a_dry_run_stores_nothing_and_records_no_run(store: Store) -> None:
 def test_each_import_is_recorded_with_its_counts_and_errors(tmp_path: Path, store: Store) -> None:
     text = HEADER + "\n" + row("DAU1") + row("DAU2", StreetState="Nowhere")
     result = import_learners(store, write(tmp_path, text), today=TODAY)
-    with store.read() as conn:
-        run = conn.execute(sa.select(runs).where(runs.c.id == result.run_id)).one()
+    assert result.run_id is not None
+    run = history.get_run(store, result.run_id)
+    assert run is not None
     assert run.job == "import learners"
     assert run.status == "succeeded"
     assert run.counts["inserted"] == 1
     assert run.counts["rejected"] == 1
     (error,) = run.problems
-    assert error["line"] == 3
+    assert error["record"] == "line 3 (DAU2)"
     assert error["field"] == "StreetState"
     assert "Write one of" in error["message"]
 

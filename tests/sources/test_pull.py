@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from conftest import WisenetSandbox
 from learnerledger.errors import WisenetAuthError
+from learnerledger.jobs import ProgressEvent
 from learnerledger.sources.wisenet import (
     PAGE_SIZE,
     PullResult,
@@ -118,11 +119,11 @@ def test_a_429_in_the_middle_is_waited_out(
     clock = sandbox.sandbox.clock
     before = clock.offset
 
-    def refuse_once(result: PullResult) -> None:
-        if result.pages == 1:
+    def refuse_once(event: ProgressEvent) -> None:
+        if event.detail and event.detail["pages"] == 1:
             sandbox.fail_next(1)
 
-    result = pull(store, sandbox, connection.id, progress=refuse_once)
+    result = pull(store, sandbox, connection.id, on_progress=refuse_once)
     expected = flagged(sandbox)
     assert len(expected) > PAGE_SIZE
     assert result.status == "succeeded"
@@ -166,13 +167,13 @@ def test_learners_leaving_the_list_mid_pull_shift_no_one_out(
     http = sandbox.http()
     early = sorted(r["LearnerId"] for r in flagged(sandbox).values())[:5]
 
-    def unflag_early_learners(result: PullResult) -> None:
-        if result.pages == 1:
+    def unflag_early_learners(event: ProgressEvent) -> None:
+        if event.detail and event.detail["pages"] == 1:
             ops = [{"op": "replace", "path": "Personal/SyncToXero", "value": False}]
             for learner_id in early:
                 assert http.patch(f"/learnersAU/{learner_id}", json=ops).status_code == 200
 
-    result = pull(store, sandbox, connection.id, progress=unflag_early_learners)
+    result = pull(store, sandbox, connection.id, on_progress=unflag_early_learners)
     now_flagged = flagged(sandbox)
     local = stored(store)
     assert set(now_flagged) <= set(local)  # nobody slid past the page boundary unseen

@@ -126,8 +126,8 @@ def test_a_learner_not_ready_is_invalid_with_a_code_per_reason() -> None:
     (item,) = plan_of(learner("DAU1", first="", email="nope")).items
     assert item.state is PlanState.INVALID
     assert len(item.reasons) == 2
-    assert len(item.codes) == len(item.reasons)
-    assert all(code for code in item.codes)
+    assert item.codes == ("missing_first_name", "invalid_email")
+    assert item.fields == ("FirstName", "Email")
 
 
 def test_learners_not_flagged_are_counted_not_planned() -> None:

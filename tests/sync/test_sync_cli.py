@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from conftest import ConnectedXero, XeroSandbox
 from learnerledger.cli import main
+from learnerledger.jobs import Job
 from sync.test_sync_learners import ROOMY, make_learner, put_learners, xero_contacts
 
 
@@ -79,3 +80,33 @@ def test_a_bad_name_template_is_a_clear_error(
     assert result.exit_code == 1
     assert "contact_name_template" in result.output
     assert "must contain {RefInternal}" in result.output
+
+
+def test_a_second_sync_while_one_runs_is_refused_naming_it(
+    make_xero_sandbox: Any, connect_xero: Any, tmp_path: Path
+) -> None:
+    sandbox: XeroSandbox = make_xero_sandbox(limits=ROOMY)
+    setup: ConnectedXero = connect_xero(sandbox)
+    put_learners(setup.store, make_learner("DAU0000001"))
+    organisation = setup.connection.name
+    with Job(
+        setup.store,
+        "sync learners",
+        connection_id=setup.connection.id,
+        organisation=organisation,
+    ) as running:
+        refused = _invoke(setup, tmp_path)
+        dry = _invoke(setup, tmp_path, "--dry-run", "--json")
+    assert refused.exit_code == 1
+    assert (
+        f"sync learners for {organisation!r} is already running (run #{running.run_id}"
+        in refused.stderr
+    )
+    assert "Wait for it to finish" in refused.stderr
+    assert dry.exit_code == 0, dry.output  # a dry run writes nothing, so it is not held up
+    numbers = [c.get("ContactNumber") for c in xero_contacts(sandbox)]
+    assert "DAU0000001" not in numbers  # the refused sync sent nothing
+    after = _invoke(setup, tmp_path)
+    assert after.exit_code == 0, after.output
+    numbers = [c.get("ContactNumber") for c in xero_contacts(sandbox)]
+    assert numbers.count("DAU0000001") == 1

@@ -256,8 +256,8 @@ def test_the_run_is_in_the_history(setup: ConnectedXero) -> None:
     assert row.problems == [
         {
             "record": "DAU0000002",
-            "code": "not_ready",
-            "field": "",
+            "code": "missing_first_name",
+            "field": "FirstName",
             "message": "Add a first name in the SMS.",
             "fix": "",
         }

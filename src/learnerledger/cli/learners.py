@@ -48,13 +48,14 @@ def import_learners_command(
     as_json: bool,
 ) -> None:
     """Import learners from a CSV export (columns in docs/csv-import.md), keyed by RefInternal."""
-    from learnerledger.sources.csvfile import ImportResult, import_learners
+    from learnerledger.jobs import ProgressEvent
+    from learnerledger.sources.csvfile import import_learners
 
     region = resolve_phone_region(ctx, phone_region)
     store = open_store(ctx)
 
-    def on_progress(result: ImportResult) -> None:
-        note(f"  {result.rows:,} rows read")
+    def on_progress(event: ProgressEvent) -> None:
+        note(f"  {event.done:,} rows read")
 
     result = import_learners(
         store,
@@ -62,7 +63,7 @@ def import_learners_command(
         region=region,
         dry_run=dry_run,
         report=report,
-        progress=None if as_json else on_progress,
+        on_progress=None if as_json else on_progress,
     )
 
     def human() -> None:

@@ -21,6 +21,7 @@ from learnerledger.cli.options import (
     tenant_option,
 )
 from learnerledger.cli.render import Group, line, note, paused, report
+from learnerledger.jobs import ProgressEvent
 from learnerledger.text import count
 
 __all__ = ["pull"]
@@ -144,7 +145,6 @@ def pull_learners_command(
     from datetime import timedelta
 
     from learnerledger.sources.wisenet import (
-        PullResult,
         load_connection,
         open_client,
         pull_learners,
@@ -157,8 +157,9 @@ def pull_learners_command(
     store = open_store(ctx)
     connection = load_connection(store, load_secret_box(cfg.home))
 
-    def on_progress(result: PullResult) -> None:
-        note(f"  learners: {result.read:,} read, page {result.pages}")
+    def on_progress(event: ProgressEvent) -> None:
+        pages = (event.detail or {}).get("pages")
+        note(f"  learners: {event.done:,} read, page {pages}")
 
     with open_client(
         connection.base_url,
@@ -174,7 +175,7 @@ def pull_learners_command(
             overlap=timedelta(minutes=cfg["wisenet_overlap_minutes"]),
             full=full,
             dry_run=dry_run,
-            progress=None if as_json else on_progress,
+            on_progress=None if as_json else on_progress,
         )
 
     def human() -> None:

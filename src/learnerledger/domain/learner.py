@@ -2,7 +2,8 @@
 
 Pure data and rules: nothing here reads files, the network or the store. The sources
 (Wisenet API, CSV export) build ``Learner`` values; the store keeps them; the Xero sync asks
-``ready_for_xero()`` which learners it may send.
+``readiness()`` (or ``ready_for_xero()``, the same reasons as text) which learners it may
+send.
 """
 
 from __future__ import annotations
@@ -14,7 +15,21 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-__all__ = ["Address", "Learner", "is_valid_email"]
+__all__ = ["REASON_CODES", "Address", "Learner", "Reason", "is_valid_email"]
+
+# Every code a readiness reason can carry (``Learner.readiness()``): stable, for filters,
+# scripts and the web UI; the messages may be reworded.
+REASON_CODES = (
+    "not_flagged",
+    "missing_first_name",
+    "missing_last_name",
+    "missing_email",
+    "invalid_email",
+    "missing_address",
+    "missing_address_line",
+    "missing_state",
+    "missing_postcode",
+)
 
 # What Xero and Wisenet accept as an address in practice: one @, no spaces, a dotted domain
 # whose last label has at least two characters, no empty labels. Deliberately not RFC 5322:
@@ -32,6 +47,17 @@ def is_valid_email(text: str) -> bool:
         return False
     local = text.split("@", 1)[0]
     return not (local.startswith(".") or local.endswith(".") or ".." in local)
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why a learner cannot be synced to Xero yet: a stable ``code`` (one of
+    :data:`REASON_CODES`), the ``message`` phrased as the fix, and the learner ``field`` at
+    fault as the SMS export names it (empty when no single field is)."""
+
+    code: str
+    message: str
+    field: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,45 +110,84 @@ class Learner:
         if self.source_modified is not None and self.source_modified.utcoffset() is None:
             raise ValueError("source_modified must be timezone-aware")
 
-    def ready_for_xero(self) -> list[str]:
-        """Every reason this learner cannot be synced to Xero yet, each phrased as the fix.
+    def readiness(self) -> list[Reason]:
+        """Every reason this learner cannot be synced to Xero yet, each with a stable code
+        (:data:`REASON_CODES`) and a message phrased as the fix.
 
         Empty means ready. The rules are Wisenet's own: a first and a last name, a valid
         email address, and an address with a state and a postcode; and the learner must be
-        flagged for Xero.
+        flagged for Xero (code ``not_flagged``, which a sync may treat apart: such a learner
+        is left out rather than invalid).
         """
-        reasons: list[str] = []
+        reasons: list[Reason] = []
         if not self.sync_to_xero:
-            reasons.append("Tick Sync to Xero on this learner in the SMS if it belongs in Xero.")
+            reasons.append(
+                Reason(
+                    "not_flagged",
+                    "Tick Sync to Xero on this learner in the SMS if it belongs in Xero.",
+                    "SyncToXero",
+                )
+            )
         if not self.first_name.strip():
-            reasons.append("Add a first name in the SMS.")
+            reasons.append(
+                Reason("missing_first_name", "Add a first name in the SMS.", "FirstName")
+            )
         if not self.last_name.strip():
-            reasons.append("Add a last name in the SMS.")
+            reasons.append(Reason("missing_last_name", "Add a last name in the SMS.", "LastName"))
         if not self.email.strip():
-            reasons.append("Add an email address in the SMS.")
+            reasons.append(Reason("missing_email", "Add an email address in the SMS.", "Email"))
         elif not is_valid_email(self.email.strip()):
             reasons.append(
-                f"Correct the email address {self.email.strip()!r} in the SMS: "
-                "it is not a valid address."
+                Reason(
+                    "invalid_email",
+                    f"Correct the email address {self.email.strip()!r} in the SMS: "
+                    "it is not a valid address.",
+                    "Email",
+                )
             )
         reasons.extend(self._address_reasons())
         return reasons
 
-    def _address_reasons(self) -> list[str]:
+    def ready_for_xero(self) -> list[str]:
+        """The messages of :meth:`readiness`: every reason as its fix; empty means ready."""
+        return [reason.message for reason in self.readiness()]
+
+    def _address_reasons(self) -> list[Reason]:
         if self.street.is_complete() or self.postal.is_complete():
             return []
         if self.street.is_empty() and self.postal.is_empty():
-            return ["Add an address with its state and postcode in the SMS."]
+            return [
+                Reason("missing_address", "Add an address with its state and postcode in the SMS.")
+            ]
         which, address = (
             ("street", self.street) if not self.street.is_empty() else ("postal", self.postal)
         )
+        prefix = which.capitalize()  # the CSV columns: StreetState, PostalPostcode...
         reasons = []
         if not (address.line or address.suburb):
-            reasons.append(f"Add the street line or suburb to the {which} address in the SMS.")
+            reasons.append(
+                Reason(
+                    "missing_address_line",
+                    f"Add the street line or suburb to the {which} address in the SMS.",
+                    f"{prefix}Address",
+                )
+            )
         if not address.state:
-            reasons.append(f"Add the state to the {which} address in the SMS.")
+            reasons.append(
+                Reason(
+                    "missing_state",
+                    f"Add the state to the {which} address in the SMS.",
+                    f"{prefix}State",
+                )
+            )
         if not address.postcode:
-            reasons.append(f"Add the postcode to the {which} address in the SMS.")
+            reasons.append(
+                Reason(
+                    "missing_postcode",
+                    f"Add the postcode to the {which} address in the SMS.",
+                    f"{prefix}Postcode",
+                )
+            )
         return reasons
 
     @property

@@ -14,7 +14,7 @@ from __future__ import annotations
 import codecs
 import csv
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -22,6 +22,7 @@ from typing import IO, Any
 
 from learnerledger.domain.learner import Address, Learner
 from learnerledger.errors import CsvFileError
+from learnerledger.jobs import Job, ProgressListener
 from learnerledger.sources.fields import (
     FieldProblem,
     check_birth_date,
@@ -31,7 +32,6 @@ from learnerledger.sources.fields import (
     normalise_state,
     parse_date,
 )
-from learnerledger.sources.history import finish_run, start_run
 from learnerledger.store import Store
 from learnerledger.store.learners import UpsertResult, upsert_learners
 
@@ -199,6 +199,7 @@ class CsvReading:
     columns: dict[str, int]  # canonical column -> index in the file's rows
     ignored_columns: list[str]
     repeated: dict[str, list[int]]  # casefolded RefInternal -> lines, for those seen twice+
+    rows: int = 0  # records after the header, blank lines not counted
 
 
 @dataclass
@@ -387,12 +388,17 @@ def read_learners(path: str | Path) -> CsvReading:
         columns, ignored = _map_columns(label, header)
         ref_index = columns["RefInternal"]
         lines: dict[str, list[int]] = {}
+        rows = 0
         with _open(path, encoding) as handle:
             records = _records(handle, delimiter)
             next(records, None)
             for record in records:
-                if record.fields is None or _is_blank(record.fields):
+                if record.fields is None:
+                    rows += 1
                     continue
+                if _is_blank(record.fields):
+                    continue
+                rows += 1
                 if ref_index < len(record.fields):
                     ref = " ".join(record.fields[ref_index].split())
                     if ref:
@@ -402,7 +408,7 @@ def read_learners(path: str | Path) -> CsvReading:
             label, f"the file cannot be read: {exc.strerror or exc}.", fix="Check its permissions."
         ) from None
     repeated = {ref: found for ref, found in lines.items() if len(found) > 1}
-    return CsvReading(path, encoding, delimiter, header, columns, ignored, repeated)
+    return CsvReading(path, encoding, delimiter, header, columns, ignored, repeated, rows)
 
 
 class _Row:
@@ -576,13 +582,16 @@ def import_learners(
     report: str | Path | None = None,
     today: date | None = None,
     now: datetime | None = None,
-    progress: Callable[[ImportResult], None] | None = None,
+    on_progress: ProgressListener | None = None,
 ) -> ImportResult:
     """Import a learner CSV: valid rows are stored (in one transaction), bad rows rejected.
 
-    With ``dry_run`` nothing is stored and no run is recorded; the result says what would
-    have happened. ``report`` names a CSV file for the rejected rows (written even when no
-    row was rejected, so a script can rely on it).
+    The import runs in the job frame (``learnerledger.jobs``): its run record holds the
+    counts and a problem per rejected value (record ``line N (RefInternal)``, the column as
+    its field, the rejection's code and message); ``on_progress`` gets a ``learners`` event
+    every 10,000 rows. With ``dry_run`` nothing is stored and no run is recorded; the result
+    says what would have happened. ``report`` names a CSV file for the rejected rows
+    (written even when no row was rejected, so a script can rely on it).
     """
     reading = read_learners(path)
     if report is not None:
@@ -594,8 +603,40 @@ def import_learners(
         ignored_columns=reading.ignored_columns,
         header=reading.header,
     )
-    run_id = None if dry_run else start_run(store, "import learners")
     now = now or datetime.now(UTC)
+    with Job(store, "import learners", on_progress=on_progress, record=not dry_run) as job:
+        try:
+            totals = _store_rows(store, reading, result, job, region, today, now, dry_run)
+        finally:
+            job.counts.update(result.counts())
+        result.inserted, result.updated, result.unchanged = (
+            totals.inserted,
+            totals.updated,
+            totals.unchanged,
+        )
+        job.counts.update(result.counts())
+        if report is not None:
+            write_report(report, reading.header, result.rejected)
+            result.report = str(report)
+        job.message = (
+            f"{reading.path.name}: {result.imported} imported, {len(result.rejected)} rejected"
+        )
+    result.run_id = job.run_id
+    return result
+
+
+def _store_rows(
+    store: Store,
+    reading: CsvReading,
+    result: ImportResult,
+    job: Job,
+    region: str,
+    today: date | None,
+    now: datetime,
+    dry_run: bool,
+) -> UpsertResult:
+    """Validate every row and store the valid ones, in one transaction (rolled back for a
+    dry run); rejections become the run's problems."""
     batch: list[Learner] = []
     totals = UpsertResult()
     try:
@@ -605,10 +646,11 @@ def import_learners(
                     result.blank_lines += item.count
                     continue
                 result.rows += 1
-                if progress is not None and result.rows % _PROGRESS_EVERY == 0:
-                    progress(result)
+                if result.rows % _PROGRESS_EVERY == 0:
+                    job.progress("learners", result.rows, reading.rows)
                 if isinstance(item, Rejection):
                     result.rejected.append(item)
+                    _record_rejection(job, item)
                     continue
                 for message in item.warnings:
                     result.warnings.append(Warning_(line, item.ref_internal, message))
@@ -621,41 +663,16 @@ def import_learners(
                 raise _DryRun
     except _DryRun:
         pass
-    except BaseException:
-        if run_id is not None:
-            finish_run(store, run_id, status="failed", counts=result.counts(), message="stopped")
-        raise
-    result.inserted, result.updated, result.unchanged = (
-        totals.inserted,
-        totals.updated,
-        totals.unchanged,
+    return totals
+
+
+def _record_rejection(job: Job, rejection: Rejection) -> None:
+    record = f"line {rejection.line}" + (
+        f" ({rejection.ref_internal})" if rejection.ref_internal else ""
     )
-    if report is not None:
-        write_report(report, reading.header, result.rejected)
-        result.report = str(report)
-    if run_id is not None:
-        errors = [
-            {
-                "record": f"line {r.line}" + (f" ({r.ref_internal})" if r.ref_internal else ""),
-                "line": r.line,
-                "ref_internal": r.ref_internal,
-                "field": p.column,
-                "message": p.message,
-            }
-            for r in result.rejected
-            for p in r.problems
-        ]
-        finish_run(
-            store,
-            run_id,
-            status="succeeded",
-            counts=result.counts(),
-            errors=errors,
-            message=f"{reading.path.name}: {result.imported} imported, "
-            f"{len(result.rejected)} rejected",
-        )
-        result.run_id = run_id
-    return result
+    for p in rejection.problems:
+        # "(line)" stands for the record as a whole, which is no field.
+        job.problem(record, p.code, p.message, field="" if p.column == "(line)" else p.column)
 
 
 def _check_writable(path: Path) -> None:

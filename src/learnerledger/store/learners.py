@@ -22,6 +22,7 @@ __all__ = [
     "LearnerCounts",
     "UpsertResult",
     "count_learners",
+    "flagged_source_ids",
     "get_learner",
     "iter_learners",
     "learner_from_row",
@@ -241,6 +242,18 @@ def count_learners(conn: Connection) -> LearnerCounts:
         sa.select(sa.func.count(), sa.func.count().filter(learners.c.ready.is_(True)))
     ).one()
     return LearnerCounts(learners=int(total), learners_ready=int(ready or 0))
+
+
+def flagged_source_ids(conn: Connection, source: str) -> set[str]:
+    """The source ids (Wisenet's LearnerIds) of the learners of ``source`` flagged for Xero."""
+    rows = conn.execute(
+        sa.select(learners.c.source_id).where(
+            learners.c.source == source,
+            learners.c.sync_to_xero.is_(True),
+            learners.c.source_id.is_not(None),
+        )
+    )
+    return {str(row.source_id) for row in rows}
 
 
 def set_sync_to_xero(

@@ -40,7 +40,7 @@ BATCH = 50
 
 
 # The stable codes of the reasons a plan gives (``PlanItem.codes``, beside each reason).
-NOT_READY = "not_ready"  # refined by the learner's own reason codes where it has them
+# (a learner not ready in the SMS carries its own codes: ``domain.learner.REASON_CODES``)
 SEVERAL_CARRIERS = "several_contacts_carry_ref"
 NAME_TAKEN = "name_taken"
 ARCHIVED = "contact_archived"
@@ -54,6 +54,7 @@ class PlanItem:
     contact_id: str | None = None
     reasons: tuple[str, ...] = ()
     codes: tuple[str, ...] = ()  # one per reason
+    fields: tuple[str, ...] = ()  # the learner field at fault per reason, when one is
     changes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     payload: Mapping[str, Any] | None = None  # what will be sent (create / update)
     mapped_hash: str | None = None
@@ -171,15 +172,15 @@ def _plan_one(
     hashes: Mapping[str, str | None],
 ) -> PlanItem:
     ref = learner.ref_internal
-    # Only learners flagged for Xero are planned, so every reason is something to fix.
-    reasons = learner.ready_for_xero()
+    reasons = [r for r in learner.readiness() if r.code != "not_flagged"]
     if reasons:
         return PlanItem(
             ref,
             PlanState.INVALID,
             linked.get(ref),
-            tuple(reasons),
-            codes=(NOT_READY,) * len(reasons),
+            tuple(r.message for r in reasons),
+            codes=tuple(r.code for r in reasons),
+            fields=tuple(r.field for r in reasons),
         )
     mapped = mapping.contact(learner)
     digest = mapped_hash(mapped)

@@ -480,8 +480,9 @@ def _sync(
     )
     for item in report.plan.items:
         if item.state in (PlanState.INVALID, PlanState.CONFLICT):
-            for reason, code in zip(item.reasons, item.codes, strict=True):
-                job.problem(item.ref_internal, code, reason)
+            fields = item.fields or ("",) * len(item.reasons)
+            for reason, code, field_name in zip(item.reasons, item.codes, fields, strict=True):
+                job.problem(item.ref_internal, code, reason, field=field_name)
                 if len(report.errors) < job.problems.cap:
                     report.errors.append(
                         {
