@@ -420,7 +420,8 @@ def _progress_printer(quiet: bool) -> tuple[Callable[[Any], None], Callable[[Any
         if quiet:
             return
         total = f" of {p.total:,}" if p.total is not None else ""
-        click.echo(f"  {p.stream}: {p.received:,}{total} read, page {p.pages}", err=True)
+        pages = (p.detail or {}).get("pages")
+        click.echo(f"  {p.stage}: {p.done:,}{total} read, page {pages}", err=True)
 
     def on_event(event: Any) -> None:
         if isinstance(event, Waiting):
