@@ -219,7 +219,7 @@ def _pull_job(
             written = sum(s.written for s in streams)
             rejected = sum(s.rejected for s in streams)
             job.message = f"{written} records mirrored from {client.organisation!r}" + (
-                f"; {rejected} could not be read (see the problems)." if rejected else "."
+                f"; {rejected} could not be read (see the errors)." if rejected else "."
             )
         finally:
             job.counts.update(_counts(job.used_calls(), streams))
