@@ -162,3 +162,46 @@ def test_no_sql_outside_the_store() -> None:
 
 def test_the_sql_check_sees_sql() -> None:
     assert _sql_uses("learnerledger.store.history")  # a repository: it does run SQL
+
+
+def _writes(module: str) -> set[str]:
+    """The tables of ours that ``module`` inserts into, updates or deletes from by name."""
+    tables = set(sa_metadata().tables)
+    tree = ast.parse(_path(module).read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            continue
+        verb, owner = node.func.attr, node.func.value
+        if verb not in ("insert", "update", "delete"):
+            continue
+        if isinstance(owner, ast.Name) and owner.id in tables:
+            found.add(owner.id)  # table.insert()
+        elif isinstance(owner, ast.Name) and owner.id == "sa" and node.args:
+            first = node.args[0]
+            if isinstance(first, ast.Name) and first.id in tables:
+                found.add(first.id)  # sa.update(table)
+    return found
+
+
+def sa_metadata() -> sa.MetaData:
+    from learnerledger.store import metadata
+
+    return metadata
+
+
+def test_each_table_has_one_writer_module() -> None:
+    writers: dict[str, set[str]] = {}
+    for module in ALL:
+        if module.startswith("learnerledger.sandbox"):
+            continue  # the sandboxes' own stores
+        for table in _writes(module):
+            writers.setdefault(table, set()).add(module)
+    assert {t: sorted(m) for t, m in writers.items() if len(m) > 1} == {}
+    assert writers["runs"] == {"learnerledger.store.history"}
+    assert writers["leases"] == {"learnerledger.store.leases"}
+    assert writers["journal_steps"] == {"learnerledger.store.journal"}
+    assert writers["contact_links"] == {"learnerledger.store.links"}
+    assert writers["connections"] == {"learnerledger.store.connections"}
+    assert writers["xero_cursors"] == {"learnerledger.store.cursors"}
+    assert all(m.startswith("learnerledger.store.") for ms in writers.values() for m in ms)

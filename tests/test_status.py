@@ -95,6 +95,8 @@ def test_status_after_connecting_and_pulling(
     assert run["job"] == "pull contacts"
     assert run["status"] == "succeeded"
     assert run["counts"]["contacts"]["written"] == seeded.contacts
+    assert run["calls"] == run["counts"]["calls"] == 1
+    assert run["problems"] == run["errors"] == 0
     [cursor] = document["cursors"]
     assert cursor["stream"] == "contacts"
     assert cursor["complete"] is True

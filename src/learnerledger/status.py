@@ -14,20 +14,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
 from learnerledger.config import Config
-from learnerledger.store import Store
-from learnerledger.store.learners import learners
-from learnerledger.store.sync_tables import contact_links
-from learnerledger.store.tables import connections, runs
-from learnerledger.store.xero_tables import (
-    xero_contacts,
-    xero_cursors,
-    xero_documents,
-    xero_rejects,
-)
+from learnerledger.store import Connection, Store, connections, cursors, history, links, mirror
+from learnerledger.store.learners import count_learners
 from learnerledger.xero.connections import list_connections
 from learnerledger.xero.ratelimit import Limits, RateBudget
 from learnerledger.xero.wire import from_ms
@@ -37,36 +26,32 @@ __all__ = ["COUNTERS", "collect_status", "format_status"]
 Counter = Callable[[Connection], int]
 
 
-def _count(table: sa.Table, *where: Any) -> Counter:
-    def count(conn: Connection) -> int:
-        return int(
-            conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar_one()
-        )
-
-    return count
-
-
 def _not_yet(conn: Connection) -> int:
     return 0
 
 
-# Every integer of ``counts``, in the order shown. ``duplicates_open`` and
-# ``documents_resynced`` belong to the duplicates and resync jobs, which replace these entries
-# with counters over their own tables. ``linked`` counts learners with their own contact.
+def _documents(kind: str) -> Counter:
+    return lambda conn: mirror.count_documents(conn, kind)
+
+
+# Every integer of ``counts``, in the order shown, each read through the repository of its
+# table. ``duplicates_open`` and ``documents_resynced`` belong to the duplicates and resync
+# jobs, which replace these entries with counters of their own. ``linked`` counts learners
+# with their own contact.
 COUNTERS: dict[str, Counter] = {
-    "learners": _count(learners),
-    "learners_ready": _count(learners, learners.c.ready.is_(True)),
-    "contacts": _count(xero_contacts),
-    "contacts_archived": _count(xero_contacts, xero_contacts.c.status == "ARCHIVED"),
-    "linked": _count(contact_links, contact_links.c.role == "learner"),
+    "learners": lambda conn: count_learners(conn).learners,
+    "learners_ready": lambda conn: count_learners(conn).learners_ready,
+    "contacts": lambda conn: mirror.count_contacts(conn),
+    "contacts_archived": lambda conn: mirror.count_contacts(conn, status="ARCHIVED"),
+    "linked": lambda conn: links.count_linked(conn),
     "duplicates_open": _not_yet,
-    "invoices": _count(xero_documents, xero_documents.c.kind == "invoice"),
-    "credit_notes": _count(xero_documents, xero_documents.c.kind == "credit_note"),
-    "payments": _count(xero_documents, xero_documents.c.kind == "payment"),
-    "prepayments": _count(xero_documents, xero_documents.c.kind == "prepayment"),
-    "overpayments": _count(xero_documents, xero_documents.c.kind == "overpayment"),
+    "invoices": _documents("invoice"),
+    "credit_notes": _documents("credit_note"),
+    "payments": _documents("payment"),
+    "prepayments": _documents("prepayment"),
+    "overpayments": _documents("overpayment"),
     "documents_resynced": _not_yet,
-    "records_unreadable": _count(xero_rejects),
+    "records_unreadable": lambda conn: mirror.count_rejects(conn),
 }
 
 
@@ -87,58 +72,49 @@ def collect_status(
 ) -> dict[str, Any]:
     """The status document (DESIGN.md §4). It holds no secret."""
     limits = Limits.from_config(config)
+    rows = sorted(connections.list_connections(store), key=lambda c: (c.kind, c.id))
+    connection_list = [
+        {
+            "id": r.id,
+            "kind": r.kind,
+            "organisation": r.name,
+            "tenant_id": r.tenant_id,
+            "state": r.state,
+            "state_detail": r.state_detail,
+            "auth_mode": r.auth_mode,
+            "base_url": r.base_url,
+        }
+        for r in rows
+    ]
+    names = {c.id: c.name for c in rows}
     with store.read() as conn:
-        rows = conn.execute(sa.select(connections).order_by(connections.c.kind, connections.c.id))
-        connection_list = [
-            {
-                "id": r.id,
-                "kind": r.kind,
-                "organisation": r.name,
-                "tenant_id": r.tenant_id,
-                "state": r.state,
-                "state_detail": r.state_detail or "",
-                "auth_mode": r.auth_mode,
-                "base_url": r.base_url,
-            }
-            for r in rows
-        ]
         counts = {name: counter(conn) for name, counter in COUNTERS.items()}
-        names = {c["id"]: c["organisation"] for c in connection_list}
         cursor_list = [
             {
-                "organisation": names.get(r.connection_id),
-                "stream": r.stream,
-                "cursor_utc": _iso_ms(r.cursor_ms),
-                "last_pull_utc": _iso_ms(r.last_pull_ms),
-                "complete": bool(r.complete),
+                "organisation": names.get(c.connection_id),
+                "stream": c.stream,
+                "cursor_utc": _iso_ms(c.cursor_ms),
+                "last_pull_utc": _iso_ms(c.last_pull_ms),
+                "complete": c.complete,
             }
-            for r in conn.execute(
-                sa.select(xero_cursors).order_by(
-                    xero_cursors.c.connection_id, xero_cursors.c.stream
-                )
-            )
+            for c in cursors.list_cursors(conn)
         ]
-        latest = (
-            sa.select(sa.func.max(runs.c.id))
-            .group_by(runs.c.job, runs.c.connection_id)
-            .scalar_subquery()
-        )
-        run_list = [
-            {
-                "id": r.id,
-                "job": r.job,
-                "organisation": names.get(r.connection_id),
-                "status": r.status,
-                "started_utc": _iso(r.started_utc),
-                "finished_utc": _iso(r.finished_utc),
-                "counts": r.counts or {},
-                "errors": len(r.problems or []),
-                "message": r.message or "",
-            }
-            for r in conn.execute(
-                sa.select(runs).where(runs.c.id.in_(latest)).order_by(runs.c.id.desc()).limit(20)
-            )
-        ]
+    run_list = [
+        {
+            "id": r.id,
+            "job": r.job,
+            "organisation": r.organisation,
+            "status": r.status,
+            "started_utc": _iso(r.started),
+            "finished_utc": _iso(r.finished),
+            "counts": r.counts,
+            "calls": r.calls,
+            "problems": len(r.problems) + r.problems_dropped,
+            "errors": len(r.problems),  # the problems kept; ``problems`` counts them all
+            "message": r.message,
+        }
+        for r in history.latest_runs(store, limit=20)
+    ]
     budget = []
     for c in list_connections(store):
         snap = RateBudget(store, c.id, limits=limits, organisation=c.name, clock=clock).snapshot()

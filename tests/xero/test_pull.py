@@ -12,15 +12,15 @@ import pytest
 import sqlalchemy as sa
 
 from conftest import XeroSandbox
+from learnerledger.jobs import ProgressEvent
 from learnerledger.sandbox.xero import Limits
 from learnerledger.sandbox.xero.contacts import insert_contact
 from learnerledger.sandbox.xero.seed import seed_organisation
 from learnerledger.sandbox.xero.webapp import merge
 from learnerledger.status import collect_status
-from learnerledger.store import Store
-from learnerledger.store.tables import runs
+from learnerledger.store import Store, history
 from learnerledger.store.xero_tables import xero_contacts, xero_cursors, xero_rejects
-from learnerledger.xero import PullProgress, pull_contacts
+from learnerledger.xero import pull_contacts
 from learnerledger.xero.mirror import CLOCK_MARGIN_MS
 from learnerledger.xero.wire import from_ms
 
@@ -61,7 +61,7 @@ def test_a_pull_mirrors_everything_then_costs_one_call(
 ) -> None:
     report = seed_organisation(xero_sandbox.store, seed=1, scale=0.5)
     setup = connect_xero(xero_sandbox)
-    progress: list[PullProgress] = []
+    progress: list[ProgressEvent] = []
     first = pull_contacts(store, setup.client(), on_progress=progress.append)
     assert first.status == "succeeded"
     assert first.calls == 1
@@ -227,8 +227,7 @@ def test_a_spent_day_pauses_the_pull_and_the_next_run_loses_nothing(
     assert paused.paused.resumes_at.timestamp() == pytest.approx(started + 86_400, abs=5)
     assert "resumes at" in paused.message
     assert 1000 < _mirrored(store) < 2500
-    with store.read() as conn:
-        run = conn.execute(sa.select(runs).order_by(runs.c.id.desc())).first()
+    run = history.get_run(store, paused.run_id)
     assert run is not None
     assert run.status == "paused"
     assert "resumes at" in run.message
@@ -271,8 +270,9 @@ def test_a_malformed_record_is_set_aside_and_recovered_next_time(
     assert first.status == "succeeded"
     assert (first.streams[0].written, first.streams[0].rejected) == (29, 1)
     assert _mirrored(store) == 29
-    assert first.problems[0]["stream"] == "contacts"
-    assert "ContactID" in first.problems[0]["reason"]
+    assert first.problems[0]["code"] == "unreadable_record"
+    assert first.problems[0]["record"].startswith("contact")
+    assert "ContactID" in first.problems[0]["message"]
     assert "could not be read" in first.message
     assert collect_status(store, setup.config)["counts"]["records_unreadable"] == 1
 

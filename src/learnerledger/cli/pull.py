@@ -41,7 +41,7 @@ def _progress_printer(quiet: bool) -> tuple[Callable[[Any], None], Callable[[Any
         if quiet:
             return
         total = f" of {p.total:,}" if p.total is not None else ""
-        note(f"  {p.stream}: {p.received:,}{total} read, page {p.pages}")
+        note(f"  {p.stage}: {p.done:,}{total} read, page {(p.detail or {}).get('pages')}")
 
     def on_event(event: Any) -> None:
         if isinstance(event, Waiting):

@@ -7,24 +7,35 @@ importing this package registers them all. The package exposes the repository mo
 (``store.history``, ``store.leases``, ...), not the tables.
 """
 
+from learnerledger.store import budget as budget
 from learnerledger.store import connections as connections
+from learnerledger.store import cursors as cursors
 from learnerledger.store import history as history
+from learnerledger.store import journal as journal
 from learnerledger.store import learners as learners
 from learnerledger.store import leases as leases
+from learnerledger.store import links as links
+from learnerledger.store import mirror as mirror
 from learnerledger.store import sync_tables as sync_tables  # registers the sync tables
 from learnerledger.store import xero_tables as xero_tables  # registers the Xero tables
-from learnerledger.store.db import Store, open_store
+from learnerledger.store.db import Connection, Store, open_store
 from learnerledger.store.secrets import SecretBox, load_secret_box
 from learnerledger.store.tables import metadata
 
 __all__ = [
+    "Connection",
     "SecretBox",
     "Store",
+    "budget",
     "connections",
+    "cursors",
     "history",
+    "journal",
     "learners",
     "leases",
+    "links",
     "load_secret_box",
     "metadata",
+    "mirror",
     "open_store",
 ]

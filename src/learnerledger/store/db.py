@@ -27,7 +27,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from learnerledger.errors import StoreError
 from learnerledger.store.tables import meta_values
 
-__all__ = ["Store", "open_store"]
+__all__ = ["Connection", "Store", "open_store"]
+
+# The open transaction a repository function takes (``with store.transaction() as conn``);
+# callers outside the store hold it and pass it on, and never run SQL on it themselves.
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 

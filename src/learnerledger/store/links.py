@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from learnerledger.store._reading import StoreOrConnection, reading
 from learnerledger.store.sync_tables import contact_links
 
-__all__ = ["link_contact", "load_links"]
+__all__ = ["count_linked", "link_contact", "load_links"]
 
 
 def load_links(
@@ -68,3 +69,15 @@ def link_contact(
             updated_utc=now,
         )
     )
+
+
+def count_linked(source: StoreOrConnection, *, role: str = "learner") -> int:
+    """Links of ``role`` over every organisation (``learner``: learners with their contact)."""
+    with reading(source) as conn:
+        return int(
+            conn.execute(
+                sa.select(sa.func.count())
+                .select_from(contact_links)
+                .where(contact_links.c.role == role)
+            ).scalar_one()
+        )

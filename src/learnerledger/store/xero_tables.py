@@ -3,7 +3,7 @@ of each connected organisation (contacts, documents, read cursors, records Xero 
 
 Times are epoch milliseconds (``BigInteger``): exact, zone-free and sortable on SQLite and
 PostgreSQL alike (SQLite drops the zone of a ``DateTime``). Money is kept as decimal text,
-written and read by ``learnerledger.xero.wire``: SQLite has no exact decimal type, and a
+written and read by ``store.mirror``: SQLite has no exact decimal type, and a
 float would lose cents. Each record's JSON, as Xero sent it, is kept in ``data``.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from learnerledger.domain.documents import DOCUMENT_KINDS
 from learnerledger.store.tables import metadata
 
 __all__ = [
@@ -23,9 +24,6 @@ __all__ = [
     "xero_documents",
     "xero_rejects",
 ]
-
-# The kinds of document the mirror keeps, as stored in ``xero_documents.kind``.
-DOCUMENT_KINDS = ("invoice", "credit_note", "payment", "prepayment", "overpayment")
 
 _CONNECTION = "connections.id"
 

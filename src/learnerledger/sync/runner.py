@@ -16,24 +16,20 @@ within Xero's six-minute window replays the first answer.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
-
-import sqlalchemy as sa
 
 from learnerledger.domain.contact import ContactMapping, diff_contact
 from learnerledger.domain.mirror import ContactIndex, MirroredContact
 from learnerledger.domain.states import PlanState
 from learnerledger.errors import BudgetSpent, ServerError, TransientError, UnexpectedResponse
 from learnerledger.jobs import Job, ProgressListener
-from learnerledger.store import Store, links
+from learnerledger.store import Store, cursors, links, mirror
 from learnerledger.store import journal as journal_repo
 from learnerledger.store.journal import Step
 from learnerledger.store.learners import iter_learners
-from learnerledger.store.xero_tables import xero_contacts, xero_cursors
 from learnerledger.sync import journal
 from learnerledger.sync.plan import Plan, batches, make_plan
 from learnerledger.text import count
@@ -198,7 +194,7 @@ class _Apply:
         if pulled.paused is not None:
             raise pulled.paused
         with self.store.read() as conn:
-            index = _load_index(conn, self.connection_id)
+            index = mirror.load_contact_index(conn, self.connection_id)
         reopen: list[Step] = []
         for step in steps:
             with self.store.transaction() as conn:
@@ -275,34 +271,6 @@ def explain(step: Step, messages: Sequence[str]) -> str:
     )
 
 
-def _mirrored(row: Any) -> MirroredContact:
-    return MirroredContact(
-        contact_id=row.contact_id,
-        name=row.name,
-        contact_number=row.contact_number,
-        status=row.status,
-        merged_to=row.merged_to,
-        updated_ms=int(row.updated_ms),
-        data=json.loads(row.data),
-    )
-
-
-def _load_index(conn: Any, connection_id: int) -> ContactIndex:
-    rows = conn.execute(
-        sa.select(xero_contacts).where(xero_contacts.c.connection_id == connection_id)
-    )
-    return ContactIndex.of(_mirrored(r) for r in rows)
-
-
-def _cursor(conn: Any, connection_id: int) -> int | None:
-    value = conn.execute(
-        sa.select(xero_cursors.c.cursor_ms).where(
-            xero_cursors.c.connection_id == connection_id, xero_cursors.c.stream == "contacts"
-        )
-    ).scalar_one_or_none()
-    return None if value is None else int(value)
-
-
 def _settle_cursor(store: Store, client: XeroClient, since_ms: int | None) -> None:
     """Move the contacts cursor past this run's own writes, when Xero confirms that nothing
     else changed since the plan's read: then the next run reads only newer changes."""
@@ -317,24 +285,11 @@ def _settle_cursor(store: Store, client: XeroClient, since_ms: int | None) -> No
     )
     changed = int(((data or {}).get("pagination") or {}).get("itemCount", -1))
     connection_id = client.connection.id
-    with store.transaction() as conn:
-        known = conn.execute(
-            sa.select(sa.func.count(), sa.func.max(xero_contacts.c.updated_ms)).where(
-                xero_contacts.c.connection_id == connection_id,
-                xero_contacts.c.updated_ms >= floor,
-            )
-        ).one()
-        if changed != int(known[0]) or known[1] is None:
-            return  # someone else changed contacts too: the next read picks them up
-        conn.execute(
-            xero_cursors.update()
-            .where(
-                xero_cursors.c.connection_id == connection_id,
-                xero_cursors.c.stream == "contacts",
-                xero_cursors.c.cursor_ms < int(known[1]),
-            )
-            .values(cursor_ms=int(known[1]))
-        )
+    with store.read() as conn:
+        known, newest = mirror.count_contacts_changed_since(conn, connection_id, floor)
+    if changed != known or newest is None:
+        return  # someone else changed contacts too: the next read picks them up
+    cursors.advance_cursor(store, connection_id, "contacts", newest)
 
 
 def _journal(
@@ -462,8 +417,8 @@ def _sync(
     if pulled.paused is not None:
         raise pulled.paused
     with store.read() as conn:
-        since = _cursor(conn, connection_id)
-        index = _load_index(conn, connection_id)
+        since = cursors.cursor_ms(conn, connection_id, "contacts")
+        index = mirror.load_contact_index(conn, connection_id)
         linked, hashes = links.load_links(conn, connection_id)
         learners = list(iter_learners(conn))
     budget = client.budget.snapshot()

@@ -1,5 +1,6 @@
 """The Xero connector: OAuth2 and custom connections, the shared rate budget, paged and
-incremental reads, batched writes, and the local mirror.
+incremental reads, batched writes, the local mirror, and the protocols jobs use to talk to Xero
+(:mod:`learnerledger.xero.protocols`).
 
 Start with :func:`open_client` (a :class:`XeroClient` for a connected organisation) and the
 pulls :func:`pull_contacts` and :func:`pull_documents`.
@@ -33,7 +34,14 @@ from learnerledger.xero.connections import (
     find_connection,
     list_connections,
 )
-from learnerledger.xero.mirror import PullProgress, PullReport, pull_contacts, pull_documents
+from learnerledger.xero.mirror import PullReport, pull_contacts, pull_documents
+from learnerledger.xero.protocols import (
+    ContactReader,
+    ContactWriter,
+    DocumentReader,
+    PageReader,
+    XeroOrganisation,
+)
 from learnerledger.xero.ratelimit import BudgetSnapshot, Limits, RateBudget, Waiting
 from learnerledger.xero.wire import Contact, Document
 
@@ -44,14 +52,17 @@ __all__ = [
     "PAGE_SIZE",
     "BudgetSnapshot",
     "Contact",
+    "ContactReader",
+    "ContactWriter",
     "Document",
+    "DocumentReader",
     "Endpoints",
     "IdentityClient",
     "ItemResult",
     "Limits",
     "LoopbackReceiver",
     "Page",
-    "PullProgress",
+    "PageReader",
     "PullReport",
     "RateBudget",
     "RecordProblem",
@@ -63,6 +74,7 @@ __all__ = [
     "XeroAuth",
     "XeroClient",
     "XeroConnection",
+    "XeroOrganisation",
     "authorize_in_browser",
     "connect_custom",
     "connect_oauth",

@@ -23,18 +23,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
-
 from learnerledger.config import Config
 from learnerledger.errors import ConfigError, RateLimited
 from learnerledger.store import Store
-from learnerledger.store.xero_tables import (
-    xero_budget_calls,
-    xero_budget_slots,
-    xero_budget_state,
-)
+from learnerledger.store import budget as ledger
 from learnerledger.xero.wire import from_ms
 
 __all__ = ["BudgetSnapshot", "Limits", "RateBudget", "Waiting"]
@@ -170,24 +162,11 @@ class RateBudget:
             self.waited_seconds += seconds + 0.001
 
     def release(self, holder: str) -> None:
-        with self.store.transaction() as conn:
-            conn.execute(
-                xero_budget_slots.update()
-                .where(
-                    xero_budget_slots.c.connection_id == self.connection_id,
-                    xero_budget_slots.c.holder == holder,
-                )
-                .values(holder=None, expires_ms=None)
-            )
+        ledger.release_slot(self.store, self.connection_id, holder)
 
     def record_extra_call(self) -> None:
         """Count a call made inside a held slot (the retry after a token refresh)."""
-        with self.store.transaction() as conn:
-            conn.execute(
-                xero_budget_calls.insert().values(
-                    connection_id=self.connection_id, at_ms=self._now_ms()
-                )
-            )
+        ledger.record_call(self.store, self.connection_id, self._now_ms())
 
     # -- what Xero says ---------------------------------------------------------------------
 
@@ -197,66 +176,42 @@ class RateBudget:
         day = _int_header(headers, "x-daylimit-remaining")
         if minute is None and day is None:
             return
-        with self.store.transaction() as conn:
-            self._ensure_state(conn)
-            conn.execute(
-                xero_budget_state.update()
-                .where(xero_budget_state.c.connection_id == self.connection_id)
-                .values(
-                    minute_remaining=minute, day_remaining=day, remaining_seen_ms=self._now_ms()
-                )
-            )
+        ledger.save_remaining(
+            self.store, self.connection_id, minute=minute, day=day, seen_ms=self._now_ms()
+        )
 
     def blocked(self, limit: str, retry_after: float) -> None:
         """Xero answered 429: no process calls this organisation until ``retry_after`` passes."""
         until = self._now_ms() + int(retry_after * 1000)
-        with self.store.transaction() as conn:
-            state = self._ensure_state(conn)
-            current = state.blocked_until_ms or 0
-            if until > current:
-                conn.execute(
-                    xero_budget_state.update()
-                    .where(xero_budget_state.c.connection_id == self.connection_id)
-                    .values(blocked_until_ms=until, blocked_limit=limit)
-                )
+        ledger.set_blocked(self.store, self.connection_id, until_ms=until, limit=limit)
 
     # -- reading ------------------------------------------------------------------------------
 
     def snapshot(self) -> BudgetSnapshot:
         now = self._now_ms()
-        with self.store.read() as conn:
-            state = conn.execute(
-                sa.select(xero_budget_state).where(
-                    xero_budget_state.c.connection_id == self.connection_id
-                )
-            ).first()
-            day_used, oldest = self._window(conn, now, DAY_MS)
-            minute_used, _ = self._window(conn, now, MINUTE_MS)
-            in_flight = conn.execute(
-                sa.select(sa.func.count()).where(
-                    xero_budget_slots.c.connection_id == self.connection_id,
-                    xero_budget_slots.c.holder.is_not(None),
-                    xero_budget_slots.c.expires_ms > now,
-                )
-            ).scalar_one()
-            minute_left = self.limits.minute - minute_used
-            day_left = self.limits.day - day_used
-            blocked_until: int | None = None
-            blocked_limit: str | None = None
-            if state is not None:
-                seen = state.remaining_seen_ms
-                if seen is not None:
-                    since = self._calls_after(conn, seen)
-                    if state.minute_remaining is not None and seen > now - MINUTE_MS:
-                        minute_left = min(minute_left, state.minute_remaining - since)
-                    if state.day_remaining is not None and seen > now - DAY_MS:
-                        day_left = min(day_left, state.day_remaining - since)
-                if state.blocked_until_ms is not None and state.blocked_until_ms > now:
-                    blocked_until, blocked_limit = state.blocked_until_ms, state.blocked_limit
+        usage = ledger.read_usage(
+            self.store, self.connection_id, now_ms=now, minute_ms=MINUTE_MS, day_ms=DAY_MS
+        )
+        state = usage.state
+        minute_left = self.limits.minute - usage.minute_used
+        day_left = self.limits.day - usage.day_used
+        blocked_until: int | None = None
+        blocked_limit: str | None = None
+        if state is not None:
+            seen = state.remaining_seen_ms
+            if seen is not None:
+                since = usage.calls_since_seen
+                if state.minute_remaining is not None and seen > now - MINUTE_MS:
+                    minute_left = min(minute_left, state.minute_remaining - since)
+                if state.day_remaining is not None and seen > now - DAY_MS:
+                    day_left = min(day_left, state.day_remaining - since)
+            if state.blocked_until_ms is not None and state.blocked_until_ms > now:
+                blocked_until, blocked_limit = state.blocked_until_ms, state.blocked_limit
+        oldest = usage.day_oldest_ms
         return BudgetSnapshot(
             minute_remaining=max(0, minute_left),
             day_remaining=max(0, day_left),
-            in_flight=int(in_flight),
+            in_flight=usage.in_flight,
             blocked_until=from_ms(blocked_until) if blocked_until else None,
             blocked_limit=blocked_limit,
             day_resumes_at=from_ms(oldest + DAY_MS)
@@ -266,60 +221,19 @@ class RateBudget:
 
     # -- internals ------------------------------------------------------------------------------
 
-    def _ensure_state(self, conn: Connection) -> sa.Row[tuple[object, ...]]:
-        query = (
-            sa.select(xero_budget_state)
-            .where(xero_budget_state.c.connection_id == self.connection_id)
-            .with_for_update()
-        )
-        row = conn.execute(query).first()
-        if row is None:
-            try:
-                with self.store.transaction() as inner:
-                    inner.execute(
-                        xero_budget_state.insert().values(connection_id=self.connection_id)
-                    )
-            except IntegrityError:
-                pass  # another process created it first (PostgreSQL); it is there now
-            row = conn.execute(query).one()
-        return row
-
-    def _window(self, conn: Connection, now: int, span: int) -> tuple[int, int | None]:
-        count, oldest = conn.execute(
-            sa.select(sa.func.count(), sa.func.min(xero_budget_calls.c.at_ms)).where(
-                xero_budget_calls.c.connection_id == self.connection_id,
-                xero_budget_calls.c.at_ms > now - span,
-            )
-        ).one()
-        return int(count), (int(oldest) if oldest is not None else None)
-
-    def _calls_after(self, conn: Connection, ms: int) -> int:
-        return int(
-            conn.execute(
-                sa.select(sa.func.count()).where(
-                    xero_budget_calls.c.connection_id == self.connection_id,
-                    xero_budget_calls.c.at_ms >= ms,
-                )
-            ).scalar_one()
-        )
-
     def _try_acquire(self, holder: str) -> _Wait | None:
         now = self._now_ms()
-        with self.store.transaction() as conn:
-            # Locking the state row serialises every process acquiring for this organisation.
-            state = self._ensure_state(conn)
+        # One transaction with the organisation's budget locked: every process acquiring for
+        # this organisation is serialised.
+        with ledger.locked_budget(self.store, self.connection_id) as budget:
+            state = budget.state
             if state.blocked_until_ms is not None and state.blocked_until_ms > now:
                 return _Wait(state.blocked_limit or "minute", int(state.blocked_until_ms))
-            conn.execute(
-                xero_budget_calls.delete().where(
-                    xero_budget_calls.c.connection_id == self.connection_id,
-                    xero_budget_calls.c.at_ms <= now - DAY_MS,
-                )
-            )
-            day_used, day_oldest = self._window(conn, now, DAY_MS)
+            budget.forget_calls_before(now - DAY_MS)
+            day_used, day_oldest = budget.window(now, DAY_MS)
             if day_used >= self.limits.day and day_oldest is not None:
                 return _Wait("day", day_oldest + DAY_MS)
-            minute_used, minute_oldest = self._window(conn, now, MINUTE_MS)
+            minute_used, minute_oldest = budget.window(now, MINUTE_MS)
             if minute_used >= self.limits.minute and minute_oldest is not None:
                 return _Wait("minute", minute_oldest + MINUTE_MS)
             seen = state.remaining_seen_ms
@@ -328,47 +242,14 @@ class RateBudget:
                 state.minute_remaining is not None
                 and seen is not None
                 and seen > now - MINUTE_MS
-                and state.minute_remaining - self._calls_after(conn, seen) <= 0
+                and state.minute_remaining - budget.calls_after(seen) <= 0
             ):
                 return _Wait("minute", int(seen) + MINUTE_MS)
-            slot = self._free_slot(conn, now)
+            slot = budget.free_slot(now, self.limits.concurrency)
             if slot is None:
                 return _Wait("concurrent", now)
-            conn.execute(
-                xero_budget_slots.update()
-                .where(
-                    xero_budget_slots.c.connection_id == self.connection_id,
-                    xero_budget_slots.c.slot == slot,
-                )
-                .values(holder=holder, expires_ms=now + self.lease_ms)
-            )
-            conn.execute(
-                xero_budget_calls.insert().values(connection_id=self.connection_id, at_ms=now)
-            )
-        return None
-
-    def _free_slot(self, conn: Connection, now: int) -> int | None:
-        rows = conn.execute(
-            sa.select(
-                xero_budget_slots.c.slot,
-                xero_budget_slots.c.holder,
-                xero_budget_slots.c.expires_ms,
-            ).where(
-                xero_budget_slots.c.connection_id == self.connection_id,
-                xero_budget_slots.c.slot < self.limits.concurrency,
-            )
-        ).all()
-        known = {r.slot: r for r in rows}
-        for slot in range(self.limits.concurrency):
-            row = known.get(slot)
-            if row is None:
-                conn.execute(
-                    xero_budget_slots.insert().values(connection_id=self.connection_id, slot=slot)
-                )
-                return slot
-            # A lease that ran out belongs to a process that died mid-call.
-            if row.holder is None or (row.expires_ms or 0) <= now:
-                return slot
+            budget.take_slot(slot, holder, expires_ms=now + self.lease_ms)
+            budget.record_call(now)
         return None
 
 

@@ -1,0 +1,74 @@
+"""What jobs need of Xero, as small protocols that :class:`~learnerledger.xero.XeroClient`
+satisfies: planners and appliers take these, so they can be tested without HTTP.
+
+Each names the organisation it talks to (``connection``, ``organisation``), counts the calls it
+made (``calls``) and shares the organisation's rate budget (``budget``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from learnerledger.xero.client import PAGE_SIZE, ItemResult, Page, Stream
+from learnerledger.xero.connections import XeroConnection
+from learnerledger.xero.ratelimit import RateBudget
+from learnerledger.xero.wire import Contact, Document
+
+__all__ = ["ContactReader", "ContactWriter", "DocumentReader", "PageReader", "XeroOrganisation"]
+
+T = TypeVar("T", Contact, Document)
+
+
+@runtime_checkable
+class XeroOrganisation(Protocol):
+    """One connected organisation and what talking to it has cost."""
+
+    connection: XeroConnection
+    calls: int
+    budget: RateBudget
+
+    @property
+    def organisation(self) -> str: ...
+
+
+@runtime_checkable
+class PageReader(XeroOrganisation, Protocol):
+    """Reads a stream page by page, incrementally (``If-Modified-Since``)."""
+
+    def iter_pages(
+        self,
+        stream: Stream[T],
+        *,
+        modified_since_ms: int | None = None,
+        where: str | None = None,
+        page_size: int = PAGE_SIZE,
+        start_page: int = 1,
+    ) -> Iterator[Page[T]]: ...
+
+
+@runtime_checkable
+class ContactReader(PageReader, Protocol):
+    """Reads contacts: paged and incremental, or by id."""
+
+    def get_contacts(self, contact_ids: Sequence[str]) -> Page[Contact]: ...
+
+
+@runtime_checkable
+class DocumentReader(PageReader, Protocol):
+    """Reads documents: paged and incremental, or one by id."""
+
+    def get_record(self, stream: Stream[T], record_id: str) -> Page[T]: ...
+
+
+@runtime_checkable
+class ContactWriter(XeroOrganisation, Protocol):
+    """Creates and updates contacts in batches, one result per item."""
+
+    def create_contacts(
+        self, items: Sequence[Mapping[str, Any]], idempotency_key: str
+    ) -> list[ItemResult[Contact]]: ...
+
+    def update_contacts(
+        self, items: Sequence[Mapping[str, Any]], idempotency_key: str
+    ) -> list[ItemResult[Contact]]: ...
