@@ -15,7 +15,13 @@ from learnerledger.domain import ContactIndex, MirroredDocument
 from learnerledger.store import Store, cursors, load_secret_box, mirror
 from learnerledger.store.cursors import Cursor
 from learnerledger.store.mirror import ContactRow, DocumentRow, Reject
-from learnerledger.xero import ContactReader, ContactWriter, DocumentReader, XeroClient
+from learnerledger.xero import (
+    ContactReader,
+    ContactSyncer,
+    ContactWriter,
+    DocumentReader,
+    XeroClient,
+)
 from learnerledger.xero.connections import TokenSet, find_connection, save_connection
 from learnerledger.xero.ratelimit import RateBudget
 
@@ -181,6 +187,8 @@ def test_xero_client_satisfies_the_protocols(store: Store, tmp_path: Path) -> No
         reader: ContactReader = client
         writer: ContactWriter = client
         documents: DocumentReader = client
-        for protocol in (ContactReader, ContactWriter, DocumentReader):
+        syncer: ContactSyncer = client
+        assert syncer.tenant_id == connection.tenant_id
+        for protocol in (ContactReader, ContactWriter, DocumentReader, ContactSyncer):
             assert isinstance(client, protocol)
         assert reader.organisation == writer.organisation == documents.organisation == "Org t-1"

@@ -33,8 +33,9 @@ from learnerledger.store.learners import iter_learners
 from learnerledger.sync import journal
 from learnerledger.sync.plan import Plan, batches, make_plan
 from learnerledger.text import count
-from learnerledger.xero.client import ItemResult, XeroClient
+from learnerledger.xero.client import ItemResult
 from learnerledger.xero.mirror import pull_contacts, store_contacts
+from learnerledger.xero.protocols import ContactSyncer
 from learnerledger.xero.ratelimit import Waiting
 from learnerledger.xero.wire import Contact, to_ms
 
@@ -86,7 +87,7 @@ class _Apply:
     def __init__(
         self,
         store: Store,
-        client: XeroClient,
+        client: ContactSyncer,
         report: SyncReport,
         job: Job,
         total: int,
@@ -271,19 +272,13 @@ def explain(step: Step, messages: Sequence[str]) -> str:
     )
 
 
-def _settle_cursor(store: Store, client: XeroClient, since_ms: int | None) -> None:
+def _settle_cursor(store: Store, client: ContactSyncer, since_ms: int | None) -> None:
     """Move the contacts cursor past this run's own writes, when Xero confirms that nothing
     else changed since the plan's read: then the next run reads only newer changes."""
     if since_ms is None:
         return
     floor = since_ms - since_ms % 1000  # Xero compares If-Modified-Since to the second
-    data = client.request(
-        "GET",
-        "Contacts",
-        params={"page": "1", "pageSize": "1", "includeArchived": "true"},
-        modified_since_ms=floor,
-    )
-    changed = int(((data or {}).get("pagination") or {}).get("itemCount", -1))
+    changed = client.count_changed_contacts(floor)
     connection_id = client.connection.id
     with store.read() as conn:
         known, newest = mirror.count_contacts_changed_since(conn, connection_id, floor)
@@ -293,7 +288,7 @@ def _settle_cursor(store: Store, client: XeroClient, since_ms: int | None) -> No
 
 
 def _journal(
-    store: Store, client: XeroClient, run_id: int, plan: Plan, index: ContactIndex
+    store: Store, client: ContactSyncer, run_id: int, plan: Plan, index: ContactIndex
 ) -> None:
     """Store the plan's writes as the run's steps, and link contacts found by their
     ContactNumber that are already right, in one transaction."""
@@ -335,7 +330,7 @@ def _summary(report: SyncReport) -> str:
 
 def sync_learners(
     store: Store,
-    client: XeroClient,
+    client: ContactSyncer,
     *,
     mapping: ContactMapping | None = None,
     mode: str = "duplicate",
@@ -397,7 +392,7 @@ def sync_learners(
 
 def _sync(
     store: Store,
-    client: XeroClient,
+    client: ContactSyncer,
     job: Job,
     report: SyncReport,
     mapping: ContactMapping,

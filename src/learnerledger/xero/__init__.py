@@ -37,6 +37,7 @@ from learnerledger.xero.connections import (
 from learnerledger.xero.mirror import PullReport, pull_contacts, pull_documents
 from learnerledger.xero.protocols import (
     ContactReader,
+    ContactSyncer,
     ContactWriter,
     DocumentReader,
     PageReader,
@@ -53,6 +54,7 @@ __all__ = [
     "BudgetSnapshot",
     "Contact",
     "ContactReader",
+    "ContactSyncer",
     "ContactWriter",
     "Document",
     "DocumentReader",

@@ -522,6 +522,17 @@ class XeroClient:
         records, problems = _parse_items(CONTACTS, data.get("Contacts", []))
         return Page(records, problems, None)
 
+    def count_changed_contacts(self, modified_since_ms: int) -> int:
+        """How many contacts (archived included) changed since ``modified_since_ms``: one call
+        of one record, read for its ``pagination.itemCount`` (-1 when Xero does not say)."""
+        data = self.request(
+            "GET",
+            "Contacts",
+            params={"page": "1", "pageSize": "1", "includeArchived": "true"},
+            modified_since_ms=modified_since_ms,
+        )
+        return int(((data or {}).get("pagination") or {}).get("itemCount", -1))
+
     def find_contacts_by_number(self, contact_number: str) -> list[Contact]:
         """Every contact (archived included) whose ContactNumber is ``contact_number``. Xero
         does not promise ContactNumbers are unique: callers refuse to act on more than one."""

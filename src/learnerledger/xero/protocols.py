@@ -15,7 +15,14 @@ from learnerledger.xero.connections import XeroConnection
 from learnerledger.xero.ratelimit import RateBudget
 from learnerledger.xero.wire import Contact, Document
 
-__all__ = ["ContactReader", "ContactWriter", "DocumentReader", "PageReader", "XeroOrganisation"]
+__all__ = [
+    "ContactReader",
+    "ContactSyncer",
+    "ContactWriter",
+    "DocumentReader",
+    "PageReader",
+    "XeroOrganisation",
+]
 
 T = TypeVar("T", Contact, Document)
 
@@ -72,3 +79,16 @@ class ContactWriter(XeroOrganisation, Protocol):
     def update_contacts(
         self, items: Sequence[Mapping[str, Any]], idempotency_key: str
     ) -> list[ItemResult[Contact]]: ...
+
+
+@runtime_checkable
+class ContactSyncer(ContactReader, ContactWriter, Protocol):
+    """What the learner sync needs: read and write contacts, tell whether anything else
+    changed since a moment (``count_changed_contacts``), and report retries (``on_event``)."""
+
+    on_event: Any
+
+    @property
+    def tenant_id(self) -> str: ...
+
+    def count_changed_contacts(self, modified_since_ms: int) -> int: ...
