@@ -213,5 +213,5 @@ def test_a_refused_item_is_a_problem_with_its_fix_and_the_rest_go_through(
     run = history.get_run(store, report.run_id)
     assert run is not None
     (problem,) = run.problems
-    assert (problem["record"], problem["code"]) == ("DAU2", "xero_refused")
+    assert (problem["record"], problem["code"]) == ("DAU2", "name_taken")
     assert "merge it into the learner's contact in Xero" in problem["message"]

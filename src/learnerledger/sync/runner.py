@@ -31,7 +31,14 @@ from learnerledger.store import journal as journal_repo
 from learnerledger.store.journal import Step
 from learnerledger.store.learners import iter_learners
 from learnerledger.sync import journal
-from learnerledger.sync.plan import Plan, batches, make_plan
+from learnerledger.sync.plan import (
+    ARCHIVED,
+    NAME_TAKEN,
+    SEVERAL_CARRIERS,
+    Plan,
+    batches,
+    make_plan,
+)
 from learnerledger.text import count
 from learnerledger.xero.client import ItemResult
 from learnerledger.xero.mirror import pull_contacts, store_contacts
@@ -175,10 +182,10 @@ class _Apply:
                     else:
                         self.report.updated += 1
                 else:
-                    message = explain(step, result.messages)
+                    code, message = explain(step, result.messages)
                     journal_repo.record_failed(conn, step, message)
                     self.report.failed += 1
-                    self.error(step.ref_internal, step.action, "xero_refused", message)
+                    self.error(step.ref_internal, step.action, code, message)
             self.done += 1
 
     def error(self, ref: str, state: str, code: str, message: str) -> None:
@@ -243,30 +250,33 @@ def _settled(step: Step, index: ContactIndex) -> MirroredContact | str | None:
     return contact if not diff_contact(fields, contact.data) else None
 
 
-def explain(step: Step, messages: Sequence[str]) -> str:
-    """Xero's refusal of one learner, with what to do about it."""
+def explain(step: Step, messages: Sequence[str]) -> tuple[str, str]:
+    """Xero's refusal of one learner: a stable code and what to do about it. Xero gives only
+    its validation text, so this is the one place that reads it (by its documented wording)."""
     ref = step.ref_internal
     text = " ".join(messages) or "no reason given"
     name = step.payload.get("Name")
     if "is already assigned to another contact" in text:
-        return (
+        return NAME_TAKEN, (
             f"Xero refused {ref}: another active contact already has the Name {name!r}. If it "
             "is this learner, merge it into the learner's contact in Xero (or archive it); "
             "otherwise rename it in Xero. Then sync again."
         )
     if "contact number" in text.lower():
-        return (
+        return SEVERAL_CARRIERS, (
             f"Xero refused {ref}: another contact already carries {ref} as its Contact Code. "
             "Run `learnerledger sync learners --dry-run` to see which, and resolve it in Xero."
         )
     if "Email address must be valid" in text:
-        return f"Xero refused {ref}: {text} Correct the email address in the SMS, then sync again."
+        return "invalid_email", (
+            f"Xero refused {ref}: {text} Correct the email address in the SMS, then sync again."
+        )
     if "archived" in text.lower():
-        return (
+        return ARCHIVED, (
             f"Xero refused {ref}: {text} Restore the contact in Xero "
             "(Contacts › Archived › Restore), then sync again."
         )
-    return (
+    return "xero_refused", (
         f"Xero refused {ref}: {text} Fix the learner in the SMS or the contact in Xero, "
         "then sync again."
     )
