@@ -48,7 +48,7 @@ class StoreLock:
 
     def try_acquire(self) -> bool:
         now = self._now_ms()
-        with self.store.transaction() as conn:
+        with self.store.transaction(lock=f"xero.lock:{self.name}") as conn:
             exists = conn.execute(
                 sa.select(xero_locks.c.name).where(xero_locks.c.name == self.name)
             ).first()

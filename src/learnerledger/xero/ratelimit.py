@@ -210,7 +210,7 @@ class RateBudget:
     def blocked(self, limit: str, retry_after: float) -> None:
         """Xero answered 429: no process calls this organisation until ``retry_after`` passes."""
         until = self._now_ms() + int(retry_after * 1000)
-        with self.store.transaction() as conn:
+        with self.store.transaction(lock=f"xero.budget:{self.connection_id}") as conn:
             state = self._ensure_state(conn)
             current = state.blocked_until_ms or 0
             if until > current:
@@ -305,7 +305,7 @@ class RateBudget:
 
     def _try_acquire(self, holder: str) -> _Wait | None:
         now = self._now_ms()
-        with self.store.transaction() as conn:
+        with self.store.transaction(lock=f"xero.budget:{self.connection_id}") as conn:
             # Locking the state row serialises every process acquiring for this organisation.
             state = self._ensure_state(conn)
             if state.blocked_until_ms is not None and state.blocked_until_ms > now:
