@@ -7,12 +7,17 @@ run takes a few minutes; ``--simulated-clock`` moves the sandbox's clock instead
 for a quick look.
 
 Run: python benchmarks/bench_sync.py [--learners 10000] [--contacts 20000] [--simulated-clock]
+     [--database-url URL]
+
+The learnerledger store is a new SQLite file unless ``--database-url`` (or
+LEARNERLEDGER_DATABASE_URL) names another, e.g. an empty PostgreSQL database.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -40,6 +45,11 @@ def main() -> None:
     parser.add_argument("--learners", type=int, default=10_000)
     parser.add_argument("--contacts", type=int, default=20_000)
     parser.add_argument("--simulated-clock", action="store_true")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("LEARNERLEDGER_DATABASE_URL", ""),
+        help="the store: an empty database (default: a new SQLite file)",
+    )
     args = parser.parse_args()
     goal = math.ceil(args.contacts / 1000) + math.ceil(args.learners / 50) + 5
     with tempfile.TemporaryDirectory() as tmp:
@@ -55,7 +65,7 @@ def main() -> None:
                     {"Name": f"Existing Customer {i:06d}", "EmailAddress": f"c{i}@example.com"},
                     now_ms=clock.now_ms() - 86_400_000,
                 )
-        store = open_store(f"sqlite:///{home / 'learnerledger.db'}")
+        store = open_store(args.database_url or f"sqlite:///{home / 'learnerledger.db'}")
         with store.transaction() as conn:
             upsert_learners(
                 conn,
@@ -93,6 +103,7 @@ def main() -> None:
     counts = first.counts()
     clock_note = " (simulated clock: no waiting)" if args.simulated_clock else ""
     print(f"organisation: {args.contacts:,} existing contacts; {args.learners:,} learners")
+    print(f"store: {store.engine.dialect.name}")
     print(
         f"first run: {counts['created']:,} created, {counts['failed']} failed, "
         f"{first.calls} API calls (goal at most {goal}), {first_seconds:.1f} s{clock_note}"

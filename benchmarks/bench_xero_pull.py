@@ -5,12 +5,15 @@ Goals: calls within 2 of the minimum the page size allows (1,000 records a call)
 under 500 MB, and one call per stream for the repeated pull.
 
 Run: python benchmarks/bench_xero_pull.py [--contacts 100000] [--documents 200000]
+     [--database-url URL]
 
 The organisation is written straight into a Xero sandbox database (in a child process), the
 sandbox serves it from another child process with Xero's limits (60 calls a minute), and this
 process pulls it over HTTP, so the peak memory printed is the client's alone. Waiting on the
 rate budget moves the sandbox's clock instead of sleeping: the wall time is the work, and the
-time Xero's minute limit would add is printed separately.
+time Xero's minute limit would add is printed separately. The learnerledger store is a new
+SQLite file unless ``--database-url`` (or LEARNERLEDGER_DATABASE_URL) names another, e.g. an
+empty PostgreSQL database.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import resource
 import socket
 import subprocess
@@ -246,7 +250,8 @@ def run(args: argparse.Namespace) -> None:
                 break
             except httpx.TransportError:
                 time.sleep(0.05)
-        store = open_store(f"sqlite:///{work / 'learnerledger.db'}")
+        store = open_store(args.database_url or f"sqlite:///{work / 'learnerledger.db'}")
+        print(f"  store: {store.engine.dialect.name}")
         config = load_config(
             overrides={"home": str(work / "home"), "xero_minute_limit": args.minute_limit},
             environ={},
@@ -343,6 +348,11 @@ def main() -> None:
         "--minute-limit", type=int, default=60, help="Xero's calls per minute (sandbox and client)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("LEARNERLEDGER_DATABASE_URL", ""),
+        help="the store: an empty database (default: a new SQLite file)",
+    )
     run(parser.parse_args())
 
 

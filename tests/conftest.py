@@ -1,10 +1,16 @@
 """Shared fixtures: a fresh store, a running Xero sandbox (real HTTP on loopback) and the
 official xero-python SDK pointed at it. Every sandbox response a test provokes is validated
-against Xero's OpenAPI description when the test ends."""
+against Xero's OpenAPI description when the test ends.
+
+PostgreSQL: ``LEARNERLEDGER_TEST_POSTGRES_URL`` names a server (any database on it; the user
+must be allowed to create databases). Tests that use it carry the ``postgres`` marker and get a
+new database each. Without the variable they skip; with ``CI`` set they fail instead, so that a
+CI run that lost its server says so (``.ci/run`` starts one)."""
 
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +18,8 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.pool import NullPool
 
 from learnerledger.sandbox.server import ServerThread
 from learnerledger.sandbox.xero import (
@@ -35,11 +43,81 @@ OAUTH_CLIENT_SECRET = "oauth-s3cret"
 PKCE_CLIENT_ID = "test-pkce-app"
 
 
+POSTGRES_URL_ENV = "LEARNERLEDGER_TEST_POSTGRES_URL"
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
     s = open_store(f"sqlite:///{tmp_path / 'learnerledger.db'}")
     yield s
     s.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "postgres_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> sa.URL:
+    """The PostgreSQL server of ``LEARNERLEDGER_TEST_POSTGRES_URL``, reached once per run."""
+
+    def unavailable(reason: str) -> None:
+        if os.environ.get("CI"):
+            pytest.fail(
+                f"{reason}; CI must run the PostgreSQL tests (.ci/run starts a server).",
+                pytrace=False,
+            )
+        pytest.skip(f"{reason} (set it to run the PostgreSQL tests)")
+
+    raw = os.environ.get(POSTGRES_URL_ENV, "")
+    if not raw:
+        unavailable(f"{POSTGRES_URL_ENV} is not set")
+    url = sa.make_url(raw)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    engine = sa.create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except (sa.exc.SQLAlchemyError, ImportError) as exc:
+        shown = url.render_as_string(hide_password=True)
+        unavailable(f"PostgreSQL at {shown} cannot be reached: {str(exc).splitlines()[0]}")
+    finally:
+        engine.dispose()
+    return url
+
+
+@pytest.fixture
+def postgres_url(postgres_server: sa.URL) -> Iterator[str]:
+    """A new, empty database on the test server for one test; dropped when it ends."""
+    name = f"learnerledger_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(postgres_server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield postgres_server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_store(postgres_url: str) -> Iterator[Store]:
+    s = open_store(postgres_url)
+    yield s
+    s.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of a new store: once on SQLite, once on PostgreSQL (marked ``postgres``)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'learnerledger.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
 
 
 @dataclass

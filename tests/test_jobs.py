@@ -226,10 +226,9 @@ def test_the_lease_of_a_dead_process_on_this_machine_is_taken_over(
     assert job.run_id > dead_run
 
 
-def test_two_starts_at_once_give_exactly_one_run(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'race.db'}"
-    open_store(url).close()
-    stores = [open_store(url) for _ in range(4)]
+def test_two_starts_at_once_give_exactly_one_run(store_url: str) -> None:
+    open_store(store_url).close()
+    stores = [open_store(store_url) for _ in range(4)]
     barrier = threading.Barrier(len(stores))
     release = threading.Event()
     started: list[int] = []

@@ -75,6 +75,11 @@ def _state(row: Any) -> BudgetState:
     )
 
 
+def _lock(connection_id: int) -> str:
+    # Check-then-write on one organisation's budget runs alone on PostgreSQL too (store/db.py).
+    return f"xero.budget:{connection_id}"
+
+
 def _ensure_state(store: Store, conn: Connection, connection_id: int) -> BudgetState:
     """The organisation's state row, created if missing, locked for the transaction."""
     query = (
@@ -188,7 +193,7 @@ class BudgetLedger:
 def locked_budget(store: Store, connection_id: int) -> Iterator[BudgetLedger]:
     """One write transaction holding the organisation's budget locked: every process
     acquiring a call for it waits here for the one before."""
-    with store.transaction() as conn:
+    with store.transaction(lock=_lock(connection_id)) as conn:
         yield BudgetLedger(conn, connection_id, _ensure_state(store, conn, connection_id))
 
 
@@ -227,7 +232,7 @@ def save_remaining(
 def set_blocked(store: Store, connection_id: int, *, until_ms: int, limit: str) -> None:
     """Block every call to the organisation until ``until_ms``; a later block already set
     stays (a block is only ever lengthened)."""
-    with store.transaction() as conn:
+    with store.transaction(lock=_lock(connection_id)) as conn:
         state = _ensure_state(store, conn, connection_id)
         if until_ms > (state.blocked_until_ms or 0):
             conn.execute(

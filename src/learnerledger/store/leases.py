@@ -3,7 +3,9 @@ that free themselves when their holder dies (the lease runs out). The only write
 
 Taking a lease is one conditional ``UPDATE`` (``holder IS NULL OR expires_ms <= now``), which
 is atomic on SQLite and PostgreSQL alike: of two processes racing, exactly one sees its row
-count be 1. The row is created first if it is missing (a racing insert loses harmlessly).
+count be 1. The row is created first if it is missing; the whole look-create-take runs under
+the lease's named lock (``store.transaction(lock=...)``: an advisory lock on PostgreSQL), so
+processes taking the same lease run one at a time.
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ class LeaseHolder:
     detail: dict[str, Any]
 
 
+def _lock(name: str) -> str:
+    # Looking for the row, creating it and taking it run alone per lease on PostgreSQL too.
+    return f"lease:{name}"
+
+
 def acquire(
     store: Store,
     name: str,
@@ -40,7 +47,7 @@ def acquire(
     detail: dict[str, Any] | None = None,
 ) -> bool:
     """Take the lease ``name`` for ``holder`` unless someone else holds a live one."""
-    with store.transaction() as conn:
+    with store.transaction(lock=_lock(name)) as conn:
         exists = conn.execute(sa.select(leases.c.name).where(leases.c.name == name)).first()
         if exists is None:
             try:
@@ -82,7 +89,7 @@ def take_over(
     detail: dict[str, Any] | None = None,
 ) -> bool:
     """Take a lease from ``dead``, a holder known to be gone, if it still holds it."""
-    with store.transaction() as conn:
+    with store.transaction(lock=_lock(name)) as conn:
         return bool(
             conn.execute(
                 leases.update()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import Any
 
@@ -59,29 +60,46 @@ def test_day_limit_says_day_and_when(make_xero_sandbox: Any) -> None:
     assert fresh.get("/Organisation").status_code == 200
 
 
-def test_concurrent_calls_beyond_the_limit_are_refused(make_xero_sandbox: Any) -> None:
-    sandbox: XeroSandbox = make_xero_sandbox(limits=Limits(concurrency=2), latency_ms=400)
+def test_concurrent_calls_beyond_the_limit_are_refused(
+    make_xero_sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox: XeroSandbox = make_xero_sandbox(limits=Limits(concurrency=2))
+    api = sandbox.sandbox.api
+    answer = api._answer
+    entered = 0
+    both_held, release = threading.Event(), threading.Event()
+
+    async def held_answer(*args: Any) -> Any:
+        # The first two calls keep their slots until the test lets them go.
+        nonlocal entered
+        entered += 1
+        if entered == 2:
+            both_held.set()
+        while not release.is_set():
+            await asyncio.sleep(0.005)
+        return await answer(*args)
+
+    monkeypatch.setattr(api, "_answer", held_answer)
     token = sandbox.token()
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
     statuses: list[int] = []
-    problems: list[str] = []
 
     def call() -> None:
         with httpx.Client(base_url=sandbox.api_url, timeout=30) as http:
-            response = http.get(
-                "/Organisation",
-                headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-            )
-        statuses.append(response.status_code)
-        problems.append(response.headers.get("X-Rate-Limit-Problem", ""))
+            statuses.append(http.get("/Organisation", headers=headers).status_code)
 
-    threads = [threading.Thread(target=call) for _ in range(5)]
+    threads = [threading.Thread(target=call) for _ in range(2)]
     for t in threads:
         t.start()
+    assert both_held.wait(timeout=30)
+    with httpx.Client(base_url=sandbox.api_url, timeout=30) as http:
+        refused = [http.get("/Organisation", headers=headers) for _ in range(3)]
+    release.set()
     for t in threads:
         t.join()
-    assert statuses.count(200) == 2
-    assert statuses.count(429) == 3
-    assert problems.count("concurrent") == 3
+    assert statuses == [200, 200]
+    assert [r.status_code for r in refused] == [429] * 3
+    assert [r.headers["X-Rate-Limit-Problem"] for r in refused] == ["concurrent"] * 3
 
 
 def test_app_minute_limit_spans_organisations() -> None:
