@@ -53,7 +53,7 @@ from learnerledger.sandbox.xero.store import App, SandboxStore
 from learnerledger.sandbox.xero.where import Field, compile_order, compile_where
 from learnerledger.sandbox.xero.wire import json_response, parse_guid
 
-__all__ = ["MAX_BODY_BYTES", "AccountingApi"]
+__all__ = ["MAX_BODY_BYTES", "QUIET_HANG_UPS", "AccountingApi"]
 
 _log = logging.getLogger(__name__)
 
@@ -172,8 +172,7 @@ class AccountingApi:
             await asyncio.sleep(kinds["delay"].seconds)
         response = await self._answer(request, body, app, tenant_id, route, args)
         if "drop" in kinds:
-            await asyncio.sleep(kinds["drop"].seconds)
-            response.headers["X-Sandbox-Fault"] = "drop"
+            return _HangUp(fault="drop", status_code=response.status_code)
         if "corrupt" in kinds:
             response = _corrupt(response)
         return response
@@ -260,6 +259,38 @@ class AccountingApi:
                     ),
                 )
         return response
+
+
+class _HungUp(Exception):
+    """Raised by ``_HangUp`` once its answer has started: the server then closes the
+    connection, and the client never gets the body."""
+
+
+class _HangUp(Response):
+    """An answer that never arrives: the status line and headers go out (an ASGI app cannot
+    close a connection before that), then the connection is closed before the promised body,
+    so the client sees a transport error at once instead of waiting for a timeout."""
+
+    def __init__(self, *, fault: str, status_code: int = 200) -> None:
+        super().__init__(status_code=status_code, headers={"X-Sandbox-Fault": fault})
+        self.headers["content-length"] = "1"
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        raise _HungUp
+
+
+class _QuietHangUps(logging.Filter):
+    """The server reports an app that raised after starting an answer; a deliberate hang-up
+    is not an error worth a traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], _HungUp))
+
+
+QUIET_HANG_UPS = _QuietHangUps()
 
 
 def _fault_status(rule: FaultRule) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -11,7 +12,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from learnerledger.sandbox.clock import Clock
-from learnerledger.sandbox.xero.api import AccountingApi
+from learnerledger.sandbox.xero.api import QUIET_HANG_UPS, AccountingApi
 from learnerledger.sandbox.xero.faults import Faults
 from learnerledger.sandbox.xero.identity import Identity
 from learnerledger.sandbox.xero.organisation import ensure_chart
@@ -90,6 +91,7 @@ def create_app(
     latency_ms: int = 0,
 ) -> Starlette:
     clock = clock or Clock()
+    logging.getLogger("uvicorn.error").addFilter(QUIET_HANG_UPS)  # once, however many apps
     limiter = RateLimiter(limits or Limits(), clock)
     identity = Identity(store, clock)
     faults = Faults()

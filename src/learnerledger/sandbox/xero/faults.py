@@ -5,14 +5,14 @@
     {"rules": [
       {"kind": "status", "status": 500, "probability": 0.3, "seed": 1},
       {"kind": "status", "status": 429, "count": 5, "retry_after": 2, "problem": "minute"},
-      {"kind": "drop", "seconds": 5, "count": 1, "method": "PUT", "path": "Contacts"},
+      {"kind": "drop", "count": 1, "method": "PUT", "path": "Contacts"},
       {"kind": "delay", "seconds": 5, "count": 1},
       {"kind": "corrupt", "count": 1}
     ]}
 
 * ``status``: answer with that status instead of doing the work (500, 503 or 429 bursts);
-* ``drop``: do the work and commit it, then hold the answer for ``seconds``: a client that
-  gives up sooner has lost the response of a request that did happen;
+* ``drop``: do the work and commit it, then close the connection without the answer: the
+  client has lost the response of a request that did happen, whatever its timeout;
 * ``delay``: hold the request for ``seconds`` before doing anything (a timeout before commit);
 * ``corrupt``: do the work, then make one record of the answer malformed.
 
