@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -60,43 +59,20 @@ def test_day_limit_says_day_and_when(make_xero_sandbox: Any) -> None:
     assert fresh.get("/Organisation").status_code == 200
 
 
-def test_concurrent_calls_beyond_the_limit_are_refused(
-    make_xero_sandbox: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_concurrent_calls_beyond_the_limit_are_refused(make_xero_sandbox: Any) -> None:
     sandbox: XeroSandbox = make_xero_sandbox(limits=Limits(concurrency=2))
-    api = sandbox.sandbox.api
-    answer = api._answer
-    entered = 0
-    both_held, release = threading.Event(), threading.Event()
-
-    async def held_answer(*args: Any) -> Any:
-        # The first two calls keep their slots until the test lets them go.
-        nonlocal entered
-        entered += 1
-        if entered == 2:
-            both_held.set()
-        while not release.is_set():
-            await asyncio.sleep(0.005)
-        return await answer(*args)
-
-    monkeypatch.setattr(api, "_answer", held_answer)
-    token = sandbox.token()
-    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-    statuses: list[int] = []
-
-    def call() -> None:
-        with httpx.Client(base_url=sandbox.api_url, timeout=30) as http:
-            statuses.append(http.get("/Organisation", headers=headers).status_code)
-
-    threads = [threading.Thread(target=call) for _ in range(2)]
-    for t in threads:
-        t.start()
-    assert both_held.wait(timeout=30)
-    with httpx.Client(base_url=sandbox.api_url, timeout=30) as http:
-        refused = [http.get("/Organisation", headers=headers) for _ in range(3)]
-    release.set()
-    for t in threads:
-        t.join()
+    # The first two calls keep their slots until the test lets them go.
+    hold = {"kind": "hold", "count": 2, "method": "GET", "path": "Organisation"}
+    assert httpx.post(sandbox.url + "/sandbox/faults", json={"rules": [hold]}).status_code == 200
+    http = sandbox.http()
+    with ThreadPoolExecutor(2) as pool:
+        held = [pool.submit(http.get, "/Organisation") for _ in range(2)]
+        waited = httpx.get(sandbox.url + "/sandbox/faults/held", params={"count": 2})
+        assert waited.status_code == 200, waited.text
+        refused = [http.get("/Organisation") for _ in range(3)]
+        released = httpx.post(sandbox.url + "/sandbox/faults/release").json()
+        statuses = [f.result().status_code for f in held]
+    assert released == {"released": 2}
     assert statuses == [200, 200]
     assert [r.status_code for r in refused] == [429] * 3
     assert [r.headers["X-Rate-Limit-Problem"] for r in refused] == ["concurrent"] * 3

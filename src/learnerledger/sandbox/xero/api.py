@@ -166,6 +166,24 @@ class AccountingApi:
     ) -> Response:
         """Answer the call, shaped by any injected faults (see ``faults.py``)."""
         kinds = {rule.kind: rule for rule in fired}
+        if "hold" not in kinds:
+            return await self._shaped(request, body, app, tenant_id, route, args, kinds)
+        path = "/" + request.path_params.get("path", "")
+        async with self.faults.holding(request.method, path) as then:
+            if then == "drop":
+                return _HangUp(fault="hold")
+            return await self._shaped(request, body, app, tenant_id, route, args, kinds)
+
+    async def _shaped(
+        self,
+        request: Request,
+        body: bytes,
+        app: App,
+        tenant_id: str,
+        route: Route,
+        args: tuple[str, ...],
+        kinds: dict[str, FaultRule],
+    ) -> Response:
         if "status" in kinds:
             return _fault_status(kinds["status"])
         if "delay" in kinds:
@@ -175,6 +193,8 @@ class AccountingApi:
             return _HangUp(fault="drop", status_code=response.status_code)
         if "corrupt" in kinds:
             response = _corrupt(response)
+        if "delay" in kinds:
+            response.headers["X-Sandbox-Fault"] = "delay"
         return response
 
     async def _answer(

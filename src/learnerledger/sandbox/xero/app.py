@@ -117,6 +117,8 @@ def create_app(
         Route("/sandbox", web.index),
         Route("/sandbox/clock", web.clock_endpoint, methods=["GET", "POST"]),
         Route("/sandbox/faults", web.faults_endpoint, methods=["GET", "POST", "DELETE"]),
+        Route("/sandbox/faults/held", web.held_calls, methods=["GET"]),
+        Route("/sandbox/faults/release", web.release_held, methods=["POST"]),
         Route("/sandbox/organisations", web.organisations, methods=["GET", "POST"]),
         Route("/sandbox/organisations/{tenant}/contacts", web.contact_list),
         Route("/sandbox/organisations/{tenant}/contacts/{contact}", web.contact_page),

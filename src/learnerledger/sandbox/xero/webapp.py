@@ -16,6 +16,7 @@ import sqlite3
 from typing import Any
 from urllib.parse import quote
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -23,7 +24,7 @@ from learnerledger.sandbox.clock import Clock
 from learnerledger.sandbox.xero import contacts as contact_rules
 from learnerledger.sandbox.xero import documents
 from learnerledger.sandbox.xero.contacts import ContactQuery
-from learnerledger.sandbox.xero.faults import Faults, parse_rules
+from learnerledger.sandbox.xero.faults import THEN, Faults, parse_rules
 from learnerledger.sandbox.xero.money import from_cents
 from learnerledger.sandbox.xero.organisation import ensure_chart
 from learnerledger.sandbox.xero.store import SandboxStore
@@ -32,6 +33,7 @@ from learnerledger.sandbox.xero.wire import date_of_ms, json_response, parse_gui
 __all__ = ["MergeRefused", "WebApp", "merge", "merge_in"]
 
 _PAGE_SIZE = 100
+MAX_HOLD_WAIT = 300  # seconds a /sandbox/faults/held request may wait
 
 
 class MergeRefused(ValueError):
@@ -121,6 +123,38 @@ class WebApp:
             except ValueError as exc:
                 return json_response({"error": str(exc)}, 400)
         return json_response({"rules": self.faults.describe()})
+
+    async def held_calls(self, request: Request) -> Response:
+        """The calls held by ``hold`` faults, once there are ``count`` of them (default 1);
+        408 if that many are not held within ``timeout`` seconds (default 30)."""
+        try:
+            count = int(request.query_params.get("count", 1))
+            timeout = float(request.query_params.get("timeout", 30))
+        except ValueError:
+            return json_response({"error": "count and timeout must be numbers."}, 400)
+        if count < 0 or not 0 <= timeout <= MAX_HOLD_WAIT:
+            return json_response(
+                {"error": f"count must be zero or more, timeout 0 to {MAX_HOLD_WAIT} seconds."},
+                400,
+            )
+        reached = await run_in_threadpool(self.faults.wait_held, count, timeout)
+        held = self.faults.held()
+        if not reached:
+            error = f"{count} held calls were waited for; {len(held)} are held."
+            return json_response({"error": error, "held": held}, 408)
+        return json_response({"held": held})
+
+    async def release_held(self, request: Request) -> Response:
+        """Let the held calls go: ``{"then": "answer"}`` (default) or ``{"then": "drop"}``;
+        answers once they have finished."""
+        try:
+            data = json.loads(await request.body() or b"{}")
+            then = str(data.get("then", "answer"))
+        except (ValueError, AttributeError):
+            then = ""
+        if then not in THEN:
+            return json_response({"error": 'Send {"then": "answer"} or {"then": "drop"}.'}, 400)
+        return json_response({"released": await self.faults.release(then)})
 
     async def organisations(self, request: Request) -> Response:
         if request.method == "POST":
