@@ -15,7 +15,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from learnerledger.config import Config
-from learnerledger.store import Connection, Store, connections, cursors, history, links, mirror
+from learnerledger.store import (
+    Connection,
+    Store,
+    connections,
+    cursors,
+    duplicates,
+    history,
+    links,
+    mirror,
+)
 from learnerledger.store.learners import count_learners
 from learnerledger.xero.connections import list_connections
 from learnerledger.xero.ratelimit import Limits, RateBudget
@@ -35,16 +44,16 @@ def _documents(kind: str) -> Counter:
 
 
 # Every integer of ``counts``, in the order shown, each read through the repository of its
-# table. ``duplicates_open`` and ``documents_resynced`` belong to the duplicates and resync
-# jobs, which replace these entries with counters of their own. ``linked`` counts learners
-# with their own contact.
+# table. ``documents_resynced`` belongs to the resync job, which replaces the entry with a
+# counter of its own. ``linked`` counts learners with their own contact; ``duplicates_open``
+# the pairs found that no one has decided yet.
 COUNTERS: dict[str, Counter] = {
     "learners": lambda conn: count_learners(conn).learners,
     "learners_ready": lambda conn: count_learners(conn).learners_ready,
     "contacts": lambda conn: mirror.count_contacts(conn),
     "contacts_archived": lambda conn: mirror.count_contacts(conn, status="ARCHIVED"),
     "linked": lambda conn: links.count_linked(conn),
-    "duplicates_open": _not_yet,
+    "duplicates_open": lambda conn: duplicates.count_open(conn),
     "invoices": _documents("invoice"),
     "credit_notes": _documents("credit_note"),
     "payments": _documents("payment"),

@@ -10,6 +10,7 @@ importing this package registers them all. The package exposes the repository mo
 from learnerledger.store import budget as budget
 from learnerledger.store import connections as connections
 from learnerledger.store import cursors as cursors
+from learnerledger.store import duplicates as duplicates
 from learnerledger.store import history as history
 from learnerledger.store import journal as journal
 from learnerledger.store import learners as learners
@@ -29,6 +30,7 @@ __all__ = [
     "budget",
     "connections",
     "cursors",
+    "duplicates",
     "history",
     "journal",
     "learners",
