@@ -515,6 +515,7 @@ class NormalEmail:
     local: str
     domain: str
     role: bool = False
+    raw: str = ""  # as typed, case and spaces aside: Gmail's dots and plus-tags kept
 
     def __bool__(self) -> bool:
         return bool(self.address)
@@ -534,12 +535,13 @@ def normalize_email(text: str) -> NormalEmail:
     domain = domain.strip(".")
     if not local or "." not in domain or not domain.replace(".", "").replace("-", "").isalnum():
         return _EMPTY_EMAIL
+    raw = f"{local}@{domain}"
     local = local.split("+", 1)[0] or local
     if domain in _DOTLESS:
         domain = _DOTLESS[domain]
         local = local.replace(".", "") or local
     role = local.replace("_", "").replace("-", "") in ROLE_MAILBOXES or local in ROLE_MAILBOXES
-    return NormalEmail(f"{local}@{domain}", local, domain, role)
+    return NormalEmail(f"{local}@{domain}", local, domain, role, raw)
 
 
 # ---------------------------------------------------------------------------- phones

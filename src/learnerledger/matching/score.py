@@ -82,6 +82,7 @@ class Weights:
     first_nickname: float = 5.0
     first_prefix: float = 4.0
     first_fuzzy: float = 3.5
+    first_fuzzy_short: float = 1.0
     first_initial: float = 1.5
     first_disagree: float = -8.0
     last_fuzzy: float = 4.0
@@ -91,10 +92,11 @@ class Weights:
     email_exact: float = 9.0
     email_shared: float = 2.0
     email_local: float = 5.0
+    email_name_only: float = 1.0
     email_disagree: float = -4.0
     mobile_exact: float = 8.0
     mobile_shared: float = 2.0
-    mobile_disagree: float = -4.0
+    mobile_disagree: float = -6.0
     landline_exact: float = 2.5
     address_exact: float = 3.0
     address_area: float = 1.0
@@ -122,6 +124,7 @@ class LearnerView:
     groups: frozenset[int]
     last: str
     emails: dict[str, NormalEmail]
+    raw_emails: set[str]
     mobiles: set[str]
     landlines: set[str]  # last 8 digits
     addresses: list[NormalAddress]
@@ -134,7 +137,7 @@ class LearnerView:
             if words:
                 firsts += [words[0], "".join(words)]
         groups = frozenset().union(*(name_groups(f) for f in firsts)) if firsts else frozenset()
-        emails = {}
+        emails: dict[str, NormalEmail] = {}
         mobiles, landlines = set(), set()
         addresses = [normalize_address(*_address(a)) for a in (learner.street, learner.postal)]
         raw_emails = [learner.email]
@@ -148,7 +151,7 @@ class LearnerView:
         for raw in raw_emails:
             email = normalize_email(raw)
             if email:
-                emails[email.address] = email
+                emails.setdefault(email.address, email)
         for phone in phones:
             if phone.kind == "mobile":
                 mobiles.add(phone.number)
@@ -161,6 +164,7 @@ class LearnerView:
             groups=groups,
             last="".join(fold(learner.last_name).split()),
             emails=emails,
+            raw_emails={e.raw for e in emails.values()},
             mobiles=mobiles,
             landlines=landlines,
             addresses=list(dict.fromkeys(a for a in addresses if a)),
@@ -253,9 +257,11 @@ class Frequencies:
 
 @lru_cache(maxsize=500_000)
 def _close(a: str, b: str) -> float:
-    """Similarity of two name words in [0, 1]; 0.95 for one slip of the finger."""
-    if min(len(a), len(b)) >= 4 and OSA.distance(a, b, score_cutoff=1) <= 1:
-        return max(0.95, JaroWinkler.normalized_similarity(a, b))
+    """Similarity of two name words in [0, 1]: 0.95 for one slip of the finger in a word of
+    four letters or more, 0.85 in a shorter one."""
+    if OSA.distance(a, b, score_cutoff=1) <= 1 and max(len(a), len(b)) >= 3:
+        floor = 0.95 if min(len(a), len(b)) >= 4 else 0.85
+        return max(floor, JaroWinkler.normalized_similarity(a, b))
     return float(JaroWinkler.normalized_similarity(a, b))
 
 
@@ -285,9 +291,13 @@ def _first(lv: LearnerView, r: PersonName, freq: Frequencies, w: Weights) -> Evi
         return Evidence(
             "first_name", "nickname", 0.8, w.first_prefix, f"{g0!r} is a short form of the name"
         )
-    best = max(_close(g0, f) for f in lv.firsts)
+    best = max(_close(g, f) for f in lv.firsts for g in {g0, joined})
     if best >= 0.92:
         return Evidence("first_name", "fuzzy", best, w.first_fuzzy, f"{g0!r} is spelt alike")
+    if best >= 0.85:
+        return Evidence(
+            "first_name", "fuzzy", best, w.first_fuzzy_short, f"{g0!r} is one letter away"
+        )
     return Evidence(
         "first_name", "disagree", best, w.first_disagree, f"{g0!r} differs from {lv.firsts[0]!r}"
     )
@@ -314,6 +324,16 @@ def _email(lv: LearnerView, cv: ContactView, freq: Frequencies, w: Weights) -> E
     e = cv.email
     if not e or not lv.emails:
         return Evidence("email", "missing", 0.0, 0.0, "no e-mail on one side")
+    if e.address in lv.emails and e.raw not in lv.raw_emails:
+        weak = _name_only(e.local, lv)
+        return Evidence(
+            "email",
+            "partial",
+            0.3 if weak else 0.8,
+            w.email_name_only if weak else w.email_local,
+            f"{e.raw} and the learner's address reach one mailbox at {e.domain}"
+            + (", but the mailbox is only the name" if weak else ""),
+        )
     if e.address in lv.emails:
         shared = freq.email.get(e.address, 0)
         if shared > 1 or "family" in e.local:
@@ -329,6 +349,16 @@ def _email(lv: LearnerView, cv: ContactView, freq: Frequencies, w: Weights) -> E
             f"the mailbox {e.local} agrees at another provider",
         )
     return Evidence("email", "disagree", 0.0, w.email_disagree, f"{e.address} differs")
+
+
+def _name_only(local: str, lv: LearnerView) -> bool:
+    letters = "".join(c for c in local if c.isalpha())
+    if len(letters) != len(local.replace(".", "").replace("_", "").replace("-", "")):
+        return False
+    forms = set()
+    for f in lv.firsts:
+        forms |= {f + lv.last, lv.last + f, f[:1] + lv.last}
+    return letters in forms
 
 
 def _mobile(lv: LearnerView, cv: ContactView, freq: Frequencies, w: Weights) -> Evidence:
@@ -384,6 +414,7 @@ def _addresses(lv: LearnerView, cv: ContactView, w: Weights) -> Evidence:
 
 
 _HOUSEHOLD_FIELDS = frozenset({"last_name", "email", "landline", "address"})
+_NAME_FIELDS = frozenset({"first_name", "last_name", "name"})
 
 
 def compare(
@@ -420,8 +451,15 @@ def compare(
         _landline(lv, cv, w),
         _addresses(lv, cv, w),
     ]
+    if not any(e.weight > 0 for e in evidence if e.field not in _NAME_FIELDS):
+        reasons.append("only the name agrees: nothing else confirms it")
     first = next((e for e in evidence if e.field == "first_name"), None)
-    if first is not None and first.comparison == "disagree":
+    weak_first = (
+        first is not None
+        and (first.comparison == "disagree" or first.weight <= w.first_fuzzy_short)
+        and first.comparison not in ("missing", "initial")
+    )
+    if weak_first:
         household = [e for e in evidence if e.field in _HOUSEHOLD_FIELDS and e.weight > 0]
         shared = sum(e.weight for e in household)
         own_email = any(e.field == "email" and e.comparison == "exact" for e in evidence)
