@@ -515,7 +515,7 @@ class NormalEmail:
     local: str
     domain: str
     role: bool = False
-    raw: str = ""  # as typed, case and spaces aside: Gmail's dots and plus-tags kept
+    raw: str = ""  # without its plus-tag but with the dots Gmail ignores
 
     def __bool__(self) -> bool:
         return bool(self.address)
@@ -535,8 +535,8 @@ def normalize_email(text: str) -> NormalEmail:
     domain = domain.strip(".")
     if not local or "." not in domain or not domain.replace(".", "").replace("-", "").isalnum():
         return _EMPTY_EMAIL
-    raw = f"{local}@{domain}"
     local = local.split("+", 1)[0] or local
+    raw = f"{local}@{domain}"
     if domain in _DOTLESS:
         domain = _DOTLESS[domain]
         local = local.replace(".", "") or local
@@ -589,13 +589,16 @@ def normalize_phone(text: str, area_code: str = "") -> NormalPhone:
         parsed = phonenumbers.parse(text if plus else digits, "AU")
     except phonenumbers.NumberParseException:
         return _EMPTY_PHONE
-    if not phonenumbers.is_possible_number(parsed):
+    if not phonenumbers.is_valid_number(parsed):
         return _EMPTY_PHONE
-    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     kind = {
         phonenumbers.PhoneNumberType.MOBILE: "mobile",
         phonenumbers.PhoneNumberType.FIXED_LINE: "landline",
     }.get(phonenumbers.number_type(parsed), "other")
+    if parsed.country_code == 61:  # an Australian number in a form not read above
+        national = f"0{parsed.national_number}"
+        return NormalPhone(national, national[-8:], kind)
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     return NormalPhone(e164, e164[-8:], kind)
 
 
