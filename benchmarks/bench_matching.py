@@ -166,7 +166,7 @@ _ROW = "  {:<26} {:>8} {:>9} {:>7} {:>6} {:>8} {:>8}"
 
 
 def _row(label: str, scores: Mapping[str, Any], seconds: float | None, peak: float | None) -> str:
-    return _ROW.format(
+    row = _ROW.format(
         label,
         f"{scores['predicted']:,}",
         f"{scores['precision']:.3f}",
@@ -175,6 +175,7 @@ def _row(label: str, scores: Mapping[str, Any], seconds: float | None, peak: flo
         "" if seconds is None else f"{seconds:.1f} s",
         "" if peak is None else f"{peak:.0f}",
     )
+    return row.rstrip()
 
 
 def _verdict(ok: bool) -> str:
