@@ -28,6 +28,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from learnerledger.domain.contact import ContactMapping
 from learnerledger.domain.learner import Address, Learner
 from learnerledger.domain.mirror import MirroredContact
 from learnerledger.sandbox.seed import LegacyContact, Person, demo_people, legacy_contacts
@@ -48,6 +49,7 @@ __all__ = [
     "organisation",
     "scale_organisation",
     "score_pairs",
+    "sms_contact",
     "splink_data_dir",
     "splink_fake_1000",
 ]
@@ -194,14 +196,33 @@ def _truth_of(contacts: Iterable[LegacyContact], refs: set[str], seed: int) -> s
     }
 
 
-def organisation(scale: float = 10.0, seed: int = 1) -> MatchData:
-    """Demo Training Co at ``scale`` (600 learners per unit), all its legacy contacts."""
+def sms_contact(learner: Learner, seed: int) -> MirroredContact:
+    """The contact a sync in duplicate mode made for the learner, with the default mapping."""
+    contact_id = contact_id_for(seed, f"SMS:{learner.ref_internal}")
+    data = {"ContactID": contact_id, "ContactStatus": "ACTIVE"}
+    data |= ContactMapping().contact(learner)
+    return MirroredContact(
+        contact_id, data["Name"], learner.ref_internal, "ACTIVE", None, _EPOCH_MS, data
+    )
+
+
+def organisation(scale: float = 10.0, seed: int = 1, *, synced: bool = False) -> MatchData:
+    """Demo Training Co at ``scale`` (600 learners per unit), all its legacy contacts.
+
+    ``synced``: as after a sync in duplicate mode, every learner flagged for Xero also has the
+    contact the sync made, named in ``survivors``; the truth stays the legacy contacts.
+    """
     people = demo_people(seed=seed, scale=scale, today=_TODAY)
     legacy = legacy_contacts(people, seed=seed, today=_TODAY)
     learners = [learner_from_person(p) for p in people]
     truth = _truth_of(legacy, {p.ref_internal for p in people}, seed)
     contacts = [contact_from_legacy(c, seed) for c in legacy]
-    return MatchData(f"organisation x{scale:g}", learners, contacts, truth)
+    name = f"organisation x{scale:g}"
+    if not synced:
+        return MatchData(name, learners, contacts, truth)
+    own = [sms_contact(x, seed) for x in learners if x.sync_to_xero]
+    survivors = {c.data["ContactNumber"]: c.contact_id for c in own}
+    return MatchData(f"{name} after a sync", learners, contacts + own, truth, survivors)
 
 
 def scale_organisation(learners: int, contacts: int, seed: int = 1) -> MatchData:
@@ -408,6 +429,7 @@ def historical_figures(directory: Path | None = None) -> MatchData:
 
 DATASETS = (
     "organisation",
+    "organisation-synced",
     "febrl1",
     "febrl2",
     "febrl3",
@@ -418,11 +440,11 @@ DATASETS = (
 
 
 def load(spec: str) -> MatchData:
-    """A data set by name: one of ``DATASETS`` (``organisation:SCALE`` for another scale) or
-    ``scale:LEARNERS:CONTACTS``."""
+    """A data set by name: one of ``DATASETS`` (``organisation:SCALE`` or
+    ``organisation-synced:SCALE`` for another scale) or ``scale:LEARNERS:CONTACTS``."""
     kind, _, rest = spec.partition(":")
-    if kind == "organisation":
-        return organisation(float(rest or 10))
+    if kind in ("organisation", "organisation-synced"):
+        return organisation(float(rest or 10), synced=kind == "organisation-synced")
     if kind == "scale":
         learners, _, contacts = rest.partition(":")
         return scale_organisation(int(learners), int(contacts or learners))

@@ -155,3 +155,16 @@ def test_splink_rows_split_a_name_and_shorten_phones() -> None:
     )
     assert learner_row(learner)["phone"] == row["phone"]
     assert contact_row(_contact("c2", "Mr P. Harris 2"))["surname"] == "harris"
+
+
+def test_synced_organisation_names_each_learners_own_contact() -> None:
+    data = organisation(scale=0.5, synced=True)
+    plain = organisation(scale=0.5)
+    flagged = [x for x in data.learners if x.sync_to_xero]
+    assert len(data.survivors) == len(flagged)
+    assert len(data.contacts) == len(plain.contacts) + len(flagged)
+    assert data.truth == plain.truth
+    by_id = {c.contact_id: c for c in data.contacts}
+    for ref, contact_id in data.survivors.items():
+        assert by_id[contact_id].contact_number == ref
+        assert (ref, contact_id) not in data.truth
