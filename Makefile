@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
+BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: demo test check format bench docs clean
 
@@ -17,6 +18,10 @@ $(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
 $(DEV_STAMP): pyproject.toml | $(VENV)/bin/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@ $(RUN_STAMP)
+
+$(BENCH_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	touch $@ $(DEV_STAMP) $(RUN_STAMP)
 
 ## make demo: run the whole flow on the sandboxes (DEMO_ARGS=--no-serve to exit when done)
 demo: $(RUN_STAMP)
@@ -36,8 +41,8 @@ format: $(DEV_STAMP)
 	$(BIN)/ruff check --fix src tests benchmarks
 	$(BIN)/ruff format src tests benchmarks
 
-## make bench: every benchmark script, each printing its figures
-bench: $(DEV_STAMP)
+## make bench: every benchmark script, each printing its figures (installs the bench extras)
+bench: $(BENCH_STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 ## make docs: regenerate the command reference (docs/cli.md) from the code
