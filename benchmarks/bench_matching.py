@@ -143,7 +143,7 @@ def measure(finder: str, spec: str, threshold: float) -> dict[str, Any]:
         else:
             from learnerledger.matching import find_duplicates as find  # type: ignore[no-redef]
         started = time.perf_counter()
-        pairs = list(find(data.learners, data.contacts, data.survivors or None))
+        pairs = list(find(data.learners, data.contacts, survivors=data.survivors or None))
         result["seconds"] = time.perf_counter() - started
         auto = [(p.ref_internal, p.contact_id) for p in pairs if p.status == "auto"]
         review = [(p.ref_internal, p.contact_id) for p in pairs]

@@ -15,6 +15,7 @@ import click
 from learnerledger import __version__
 from learnerledger.cli.connect import connect
 from learnerledger.cli.demo import demo
+from learnerledger.cli.duplicates import duplicates
 from learnerledger.cli.learners import import_group
 from learnerledger.cli.options import global_options
 from learnerledger.cli.pull import pull
@@ -33,7 +34,7 @@ def main(**options: Any) -> None:
     """learnerledger keeps a student management system and Xero in step."""
 
 
-for _command in (sandbox, connect, pull, status, import_group, sync, demo):
+for _command in (sandbox, connect, pull, status, import_group, sync, duplicates, demo):
     main.add_command(_command)
 
 

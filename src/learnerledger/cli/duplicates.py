@@ -1,0 +1,127 @@
+"""``learnerledger duplicates``: list the contacts that may be one of the learners, with their
+score and evidence, and record the decisions (``confirm``, ``reject``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from learnerledger.cli.options import get_config, json_option, open_store, tenant_option
+from learnerledger.cli.render import Group, line, paused, report
+
+__all__ = ["duplicates"]
+
+_STATUSES = ("auto", "review", "confirmed", "rejected")
+
+
+def _evidence(pair: dict[str, Any]) -> str:
+    shown = []
+    for e in pair["evidence"][:6]:
+        if isinstance(e, dict):
+            shown.append(str(e.get("detail") or f"{e.get('field')} {e.get('comparison')}"))
+    return "; ".join(shown)
+
+
+@click.group(cls=Group, invoke_without_command=True)
+@tenant_option()
+@json_option(help="Print the pairs as one JSON document.")
+@click.option(
+    "--min-score", type=click.FloatRange(0, 1), help="Only pairs scoring at least this (0 to 1)."
+)
+@click.option("--status", type=click.Choice(_STATUSES), help="Only pairs in this state.")
+@click.pass_context
+def duplicates(
+    ctx: click.Context,
+    tenant: str | None,
+    as_json: bool,
+    min_score: float | None,
+    status: str | None,
+) -> None:
+    """Find the contacts that may be one of the learners, and list them with their evidence."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from learnerledger.merge import find_duplicates_job
+    from learnerledger.xero.client import open_client
+
+    store = open_store(ctx)
+    with open_client(store, get_config(ctx), tenant=tenant) as client:
+        run = find_duplicates_job(store, client)
+    shown = [
+        p
+        for p in run.pairs
+        if (min_score is None or p.score >= min_score)
+        and (status is None or p.shown_status == status)
+    ]
+    document = {**run.as_json(), "pairs": [p.as_json() for p in shown]}
+
+    def human() -> None:
+        line(run.message)
+        for p in shown:
+            data = p.as_json()
+            survivor = p.survivor_id or "no contact yet"
+            line(
+                f"  {p.ref_internal} ~ contact {p.contact_id}: {p.score:.2f} "
+                f"{p.shown_status} (survivor {survivor})"
+            )
+            if _evidence(data):
+                line(f"      {_evidence(data)}")
+            for reason in p.reasons:
+                line(f"      {reason}")
+
+    report(document, as_json=as_json, human=human)
+    if run.status == "paused":
+        paused(ctx, run.message)
+
+
+def _decide(
+    ctx: click.Context,
+    decision: str,
+    tenant: str | None,
+    ref: str | None,
+    contact_id: str | None,
+    all_auto: bool,
+    min_score: float | None,
+) -> None:
+    from learnerledger.errors import LearnerLedgerError
+    from learnerledger.merge import decide
+    from learnerledger.xero.connections import find_connection
+
+    if (ref is None) != (contact_id is None):
+        raise LearnerLedgerError(
+            "A pair is a learner's RefInternal and a ContactID.", fix="Give both, or neither."
+        )
+    store = open_store(ctx)
+    connection = find_connection(store, tenant)
+    pair = (ref, contact_id) if ref is not None and contact_id is not None else None
+    done = decide(store, connection.id, decision, pair=pair, all_auto=all_auto, min_score=min_score)
+    line(f"{done} pair{'s' if done != 1 else ''} {decision}.")
+
+
+def _decision_command(decision: str, verb: str) -> Any:
+    @duplicates.command(verb, help=f"Record that pairs are {decision}; kept across runs.")
+    @tenant_option()
+    @click.argument("ref", required=False)
+    @click.argument("contact_id", required=False)
+    @click.option("--all-auto", is_flag=True, help="Every undecided pair the matcher rated auto.")
+    @click.option(
+        "--min-score",
+        type=click.FloatRange(0, 1),
+        help="Every undecided pair scoring at least this.",
+    )
+    @click.pass_context
+    def command(
+        ctx: click.Context,
+        tenant: str | None,
+        ref: str | None,
+        contact_id: str | None,
+        all_auto: bool,
+        min_score: float | None,
+    ) -> None:
+        _decide(ctx, decision, tenant, ref, contact_id, all_auto, min_score)
+
+    return command
+
+
+confirm = _decision_command("confirmed", "confirm")
+reject = _decision_command("rejected", "reject")
