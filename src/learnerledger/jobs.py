@@ -308,25 +308,15 @@ class Job:
         }
         now_ms = self._now_ms()
         with self.store.transaction():
-            if dead is None:
-                taken = leases.acquire(
-                    self.store,
-                    self._lease,
-                    self._holder,
-                    now_ms=now_ms,
-                    lease_ms=self.lease_ms,
-                    detail=detail,
-                )
-            else:
-                taken = leases.take_over(
-                    self.store,
-                    self._lease,
-                    dead,
-                    self._holder,
-                    now_ms=now_ms,
-                    lease_ms=self.lease_ms,
-                    detail=detail,
-                )
+            taken = leases.acquire(
+                self.store,
+                self._lease,
+                self._holder,
+                now_ms=now_ms,
+                lease_ms=self.lease_ms,
+                detail=detail,
+                dead=dead,
+            )
             if not taken:
                 return False
             self.previous = history.last_run(self.store, self.name, self.connection_id)
@@ -342,9 +332,10 @@ class Job:
         if self._claim():
             return
         holder = leases.current_holder(self.store, self._lease, now_ms=self._now_ms())
-        if holder is None and self._claim():  # released between the two looks
-            return
-        holder = holder or leases.current_holder(self.store, self._lease, now_ms=self._now_ms())
+        if holder is None:  # released between the two looks
+            if self._claim():
+                return
+            holder = leases.current_holder(self.store, self._lease, now_ms=self._now_ms())
         if holder is not None and self._holder_is_dead(holder):
             if self._claim(dead=holder.holder):
                 return

@@ -15,12 +15,10 @@ __all__ = ["duplicates"]
 _STATUSES = ("auto", "review", "confirmed", "rejected")
 
 
-def _evidence(pair: dict[str, Any]) -> str:
-    shown = []
-    for e in pair["evidence"][:6]:
-        if isinstance(e, dict):
-            shown.append(str(e.get("detail") or f"{e.get('field')} {e.get('comparison')}"))
-    return "; ".join(shown)
+def _evidence(evidence: list[dict[str, Any]]) -> str:
+    return "; ".join(
+        str(e.get("detail") or f"{e.get('field')} {e.get('comparison')}") for e in evidence[:6]
+    )
 
 
 @click.group(cls=Group, invoke_without_command=True)
@@ -58,14 +56,13 @@ def duplicates(
     def human() -> None:
         line(run.message)
         for p in shown:
-            data = p.as_json()
             survivor = p.survivor_id or "no contact yet"
             line(
                 f"  {p.ref_internal} ~ contact {p.contact_id}: {p.score:.2f} "
                 f"{p.shown_status} (survivor {survivor})"
             )
-            if _evidence(data):
-                line(f"      {_evidence(data)}")
+            if p.evidence:
+                line(f"      {_evidence(p.evidence)}")
             for reason in p.reasons:
                 line(f"      {reason}")
 

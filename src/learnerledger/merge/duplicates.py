@@ -134,8 +134,7 @@ def decide(
 ) -> int:
     """Confirm or reject one pair (RefInternal, ContactID), every undecided ``auto`` pair, or
     every undecided pair scoring at least ``min_score``; returns how many were decided."""
-    chosen = sum(x is not None and x is not False for x in (pair, all_auto or None, min_score))
-    if chosen != 1:
+    if sum((pair is not None, all_auto, min_score is not None)) != 1:
         raise LearnerLedgerError(
             "Say which pairs to decide.",
             fix="Give one pair (REF CONTACT_ID), or --all-auto, or --min-score X.",

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from learnerledger.store.db import Store
 from learnerledger.store.tables import leases
 
-__all__ = ["LeaseHolder", "acquire", "current_holder", "describe", "release", "renew", "take_over"]
+__all__ = ["LeaseHolder", "acquire", "current_holder", "describe", "release", "renew"]
 
 
 @dataclass(frozen=True)
@@ -45,22 +45,25 @@ def acquire(
     now_ms: int,
     lease_ms: int,
     detail: dict[str, Any] | None = None,
+    dead: str | None = None,
 ) -> bool:
-    """Take the lease ``name`` for ``holder`` unless someone else holds a live one."""
+    """Take the lease ``name`` for ``holder`` unless someone else holds a live one; with
+    ``dead`` (a holder known to be gone), take it from that holder only, if it still holds it."""
     with store.transaction(lock=_lock(name)) as conn:
-        exists = conn.execute(sa.select(leases.c.name).where(leases.c.name == name)).first()
-        if exists is None:
-            try:
-                with store.transaction() as inner:
-                    inner.execute(leases.insert().values(name=name))
-            except IntegrityError:
-                pass  # created by another process meanwhile
+        if dead is None:
+            exists = conn.execute(sa.select(leases.c.name).where(leases.c.name == name)).first()
+            if exists is None:
+                try:
+                    with store.transaction() as inner:
+                        inner.execute(leases.insert().values(name=name))
+                except IntegrityError:
+                    pass  # created by another process meanwhile
+            free = sa.or_(leases.c.holder.is_(None), leases.c.expires_ms <= now_ms)
+        else:
+            free = leases.c.holder == dead
         taken = conn.execute(
             leases.update()
-            .where(
-                leases.c.name == name,
-                sa.or_(leases.c.holder.is_(None), leases.c.expires_ms <= now_ms),
-            )
+            .where(leases.c.name == name, free)
             .values(holder=holder, expires_ms=now_ms + lease_ms, detail=detail or {})
         ).rowcount
     return bool(taken)
@@ -74,27 +77,6 @@ def renew(store: Store, name: str, holder: str, *, now_ms: int, lease_ms: int) -
                 leases.update()
                 .where(leases.c.name == name, leases.c.holder == holder)
                 .values(expires_ms=now_ms + lease_ms)
-            ).rowcount
-        )
-
-
-def take_over(
-    store: Store,
-    name: str,
-    dead: str,
-    holder: str,
-    *,
-    now_ms: int,
-    lease_ms: int,
-    detail: dict[str, Any] | None = None,
-) -> bool:
-    """Take a lease from ``dead``, a holder known to be gone, if it still holds it."""
-    with store.transaction(lock=_lock(name)) as conn:
-        return bool(
-            conn.execute(
-                leases.update()
-                .where(leases.c.name == name, leases.c.holder == dead)
-                .values(holder=holder, expires_ms=now_ms + lease_ms, detail=detail or {})
             ).rowcount
         )
 
