@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from learnerledger import __version__
+from learnerledger.cli.check import check
 from learnerledger.cli.connect import connect
 from learnerledger.cli.demo import demo
 from learnerledger.cli.duplicates import duplicates
@@ -22,6 +23,7 @@ from learnerledger.cli.pull import pull
 from learnerledger.cli.render import EXIT_PAUSED, Group
 from learnerledger.cli.status import status
 from learnerledger.cli.sync import sync
+from learnerledger.cli.template import template
 from learnerledger.sandbox.commands import sandbox
 
 __all__ = ["EXIT_PAUSED", "main"]
@@ -34,7 +36,18 @@ def main(**options: Any) -> None:
     """learnerledger keeps a student management system and Xero in step."""
 
 
-for _command in (sandbox, connect, pull, status, import_group, sync, duplicates, demo):
+for _command in (
+    sandbox,
+    connect,
+    pull,
+    status,
+    import_group,
+    sync,
+    duplicates,
+    check,
+    template,
+    demo,
+):
     main.add_command(_command)
 
 

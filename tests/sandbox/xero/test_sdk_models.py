@@ -458,6 +458,11 @@ def test_every_answer_reads_through_the_sdk_models(reader: Reader, seeded: XeroS
     assert merged.status_code == 200, merged.text
     assert str(reader("get_contact", other).contacts[0].merged_to_contact_id) == contact
     reader("get_contacts", page=1, include_archived=True, i_ds=[other, contact])
+    themes = reader("get_branding_themes").branding_themes
+    assert [t.sort_order for t in themes] == [0]
+    assert reader("get_branding_theme", themes[0].branding_theme_id).branding_themes[0].name == (
+        "Standard"
+    )
 
     assert not reader.problems, "answers the SDK reads differently:\n" + "\n".join(reader.problems)
     every = {(r.method, r.pattern.pattern) for r in seeded.sandbox.api.routes}

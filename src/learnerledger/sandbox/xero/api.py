@@ -23,8 +23,8 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 
 from learnerledger.sandbox.clock import Clock
+from learnerledger.sandbox.xero import branding, documents
 from learnerledger.sandbox.xero import contacts as contact_rules
-from learnerledger.sandbox.xero import documents
 from learnerledger.sandbox.xero.contacts import ContactQuery
 from learnerledger.sandbox.xero.document_api import endpoints as document_endpoints
 from learnerledger.sandbox.xero.errors import (
@@ -85,7 +85,7 @@ class AccountingApi:
     routes: list[Route] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        for endpoint in (*_endpoints(), *document_endpoints()):
+        for endpoint in (*_endpoints(), *document_endpoints(), *branding.endpoints()):
             self.add(endpoint)
 
     def add(self, endpoint: Endpoint) -> None:

@@ -128,6 +128,11 @@ def create_app(
             methods=["POST"],
         ),
         Route("/sandbox/organisations/{tenant}/truth", web.truth),
+        Route(
+            "/sandbox/organisations/{tenant}/branding-themes",
+            web.branding_themes,
+            methods=["GET", "POST"],
+        ),
     ]
     app = Starlette(routes=routes)
     app.state.sandbox = Sandbox(store, clock, limiter, identity, api, faults)

@@ -21,8 +21,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from learnerledger.sandbox.clock import Clock
+from learnerledger.sandbox.xero import branding, documents
 from learnerledger.sandbox.xero import contacts as contact_rules
-from learnerledger.sandbox.xero import documents
 from learnerledger.sandbox.xero.contacts import ContactQuery
 from learnerledger.sandbox.xero.faults import THEN, Faults, parse_rules
 from learnerledger.sandbox.xero.money import from_cents
@@ -173,6 +173,22 @@ class WebApp:
         return json_response(
             [{"tenantId": o.tenant_id, "name": o.name, "shortCode": o.short_code} for o in orgs]
         )
+
+    async def branding_themes(self, request: Request) -> Response:
+        """The organisation's branding themes; a POST plays uploading a custom template in
+        Xero's Invoice settings (``{"Name": ..., "Default": true}``)."""
+        tenant_id = request.path_params["tenant"]
+        if self.store.organisation(tenant_id) is None:
+            return json_response({"error": f"No organisation {tenant_id}."}, 404)
+        now = self.clock.now_ms()
+        with self.store.tx() as conn:
+            if request.method == "POST":
+                parsed = branding.parse_theme_request(await request.body())
+                if isinstance(parsed, str):
+                    return json_response({"error": parsed}, 400)
+                branding.add_theme(conn, tenant_id, parsed[0], default=parsed[1], now_ms=now)
+            themes = branding.list_themes(conn, tenant_id, now_ms=now)
+        return json_response(themes)
 
     async def truth(self, request: Request) -> Response:
         tenant_id = request.path_params["tenant"]
