@@ -22,16 +22,9 @@ from learnerledger.store import duplicates as pairs_repo
 from learnerledger.store import links
 from learnerledger.sync import sync_learners
 from matching.seeded import learner_of
+from merge.test_duplicates import STREET
 from sandbox_documents import Books
 from sync.test_sync_learners import ROOMY, by_number, make_learner, put_learners, xero_contacts
-
-STREET = {
-    "AddressType": "STREET",
-    "AddressLine1": "14 Wattle Street",
-    "City": "Parramatta",
-    "Region": "NSW",
-    "PostalCode": "2150",
-}
 
 
 class Organisation:

@@ -239,49 +239,35 @@ def _plan_new(found: _Found, contacts: ContactIndex, choice: Choice) -> PlanItem
     name = str(found.mapped.get("Name", ""))
     mine = choice.contact_id if choice.state is PlanState.ADOPT else None
     holder = _name_holder(name, contacts, mine)
-    if choice.state is PlanState.REVIEW:
-        return PlanItem(
-            ref,
-            PlanState.REVIEW,
-            None,
-            choice.reasons,
-            codes=choice.codes,
-            mapped_hash=found.digest,
-            candidates=choice.candidates,
-        )
-    if holder is not None:
-        return PlanItem(
-            ref,
-            PlanState.CONFLICT,
-            None,
-            (_name_taken_reason(name, holder, ref), *choice.reasons),
-            codes=(NAME_TAKEN, *choice.codes),
-            candidates=choice.candidates,
-        )
-    if mine is None:
-        return PlanItem(
-            ref,
-            PlanState.CREATE,
-            None,
-            choice.reasons,
-            codes=choice.codes,
-            payload=found.mapped,
-            mapped_hash=found.digest,
-            candidates=choice.candidates,
-        )
-    contact = contacts.by_id[mine]
-    diff = diff_contact(found.mapped, contact.data)
-    return PlanItem(
+    item = PlanItem(
         ref,
-        PlanState.ADOPT,
-        mine,
+        choice.state,
+        None,
         choice.reasons,
         codes=choice.codes,
+        mapped_hash=found.digest,
+        candidates=choice.candidates,
+    )
+    if choice.state is PlanState.REVIEW:
+        return item
+    if holder is not None:
+        return replace(
+            item,
+            state=PlanState.CONFLICT,
+            reasons=(_name_taken_reason(name, holder, ref), *choice.reasons),
+            codes=(NAME_TAKEN, *choice.codes),
+            mapped_hash=None,
+        )
+    if mine is None:
+        return replace(item, payload=found.mapped)
+    contact = contacts.by_id[mine]
+    diff = diff_contact(found.mapped, contact.data)
+    return replace(
+        item,
+        contact_id=mine,
         changes=_changes(diff, contact.data),
         payload={"ContactID": mine, **diff},
-        mapped_hash=found.digest,
         link=True,
-        candidates=choice.candidates,
     )
 
 
