@@ -263,10 +263,12 @@ def choose(
     ``confirmed`` or ``rejected``; ``owners`` map a ContactID to the learner whose own contact
     it is (by link or ContactNumber)."""
     wanted = set(refs)
-    confirmed_by: dict[str, set[str]] = defaultdict(set)
+    confirmed_by: dict[str, set[str]] = defaultdict(set)  # contact -> learners
+    confirmed_of: dict[str, set[str]] = defaultdict(set)  # learner -> contacts
     for (ref, contact_id), decision in decisions.items():
         if decision == CONFIRMED:
             confirmed_by[contact_id].add(ref)
+            confirmed_of[ref].add(contact_id)
     by_ref: dict[str, list[Candidate]] = defaultdict(list)
     for pair in pairs:
         ref = pair.ref_internal
@@ -286,12 +288,7 @@ def choose(
     choices: dict[str, Choice] = {}
     for ref in sorted(wanted):
         candidates = sorted(by_ref.get(ref, []), key=lambda c: (-c.pair.score, c.contact_id))
-        paired = {c.contact_id for c in candidates}
-        missing = sorted(
-            contact_id
-            for (r, contact_id), decision in decisions.items()
-            if r == ref and decision == CONFIRMED and contact_id not in paired
-        )
+        missing = sorted(confirmed_of.get(ref, set()) - {c.contact_id for c in candidates})
         confirmed = [c for c in candidates if c.decision == CONFIRMED]
         claimed = [c for c in confirmed if c.refused_code == MATCH_CLAIMED]
         adoptable = [c for c in confirmed if not c.refused]
