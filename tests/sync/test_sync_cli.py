@@ -38,6 +38,7 @@ def test_dry_run_then_apply_on_the_command_line(
     planned = _invoke(setup, tmp_path, "--dry-run", "--json")
     assert planned.exit_code == 0, planned.output
     plan = json.loads(planned.stdout)
+    assert plan["mode"] == "adopt"  # the default
     assert plan["totals"] == {
         "create": 2,
         "update": 0,

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from learnerledger.errors import TransientError
-from learnerledger.store import Store, history, load_secret_box
+from learnerledger.store import Store, history, links, load_secret_box, open_store
+from learnerledger.store import duplicates as pairs_repo
+from learnerledger.store.duplicates import FoundPair, StoredPair
 from learnerledger.sync import sync_learners
 from learnerledger.xero import (
     ContactSyncer,
@@ -215,3 +217,144 @@ def test_a_refused_item_is_a_problem_with_its_fix_and_the_rest_go_through(
     (problem,) = run.problems
     assert (problem["record"], problem["code"]) == ("DAU2", "name_taken")
     assert "merge it into the learner's contact in Xero" in problem["message"]
+
+
+# Mode adopt: a learner without a contact takes over the hand-typed one that is unambiguously
+# it; a possible match waits for a person's decision.
+
+
+def _legacy(xero: MemoryXero, name: str, **fields: Any) -> str:
+    raw = {"ContactID": str(uuid.uuid4()), "Name": name, "ContactStatus": "ACTIVE", **fields}
+    xero._stamp(raw)
+    xero.contacts[raw["ContactID"]] = raw
+    return str(raw["ContactID"])
+
+
+def _linked(store: Store, xero: MemoryXero) -> dict[str, str]:
+    with store.read() as conn:
+        return links.load_links(conn, xero.connection.id)[0]
+
+
+def _pairs(store: Store, xero: MemoryXero) -> dict[tuple[str, str], StoredPair]:
+    return {
+        (p.ref_internal, p.contact_id): p for p in pairs_repo.list_pairs(store, xero.connection.id)
+    }
+
+
+def test_adopt_review_then_decisions_on_either_store(store_url: str, tmp_path: Path) -> None:
+    store = open_store(store_url)
+    try:
+        xero = _memory_xero(store, tmp_path)
+        felicity = _legacy(
+            xero, "JONES, Felicity", EmailAddress="DAU1@Example.com", AccountNumber="DEB-7"
+        )
+        sam = _legacy(xero, "Sam Nguyen")
+        olly = _legacy(xero, "SMITH, Oliver")
+        put_learners(
+            store,
+            make_learner("DAU1"),
+            make_learner("DAU2", first="Samantha", last="Nguyen"),
+            make_learner("DAU3", first="Oliver", last="Smith"),
+            make_learner("DAU4", first="Priya", last="Natarajan"),
+        )
+        # A pair another run recorded for someone else is not the sync's to forget.
+        pairs_repo.save_found(
+            store, xero.connection.id, [FoundPair("DAU9", olly, None, 0.7, "review")]
+        )
+        first = sync_learners(store, xero, mode="adopt")
+        assert first.status == "succeeded", first.message
+        states = {i.ref_internal: i.state for i in first.plan.items}
+        assert states == {"DAU1": "adopt", "DAU2": "review", "DAU3": "review", "DAU4": "create"}
+        assert (first.adopted, first.created, first.counts()["review"]) == (1, 1, 2)
+        assert len(xero.contacts) == 4  # three hand-typed contacts and DAU4's new one
+        adopted = xero.contacts[felicity]
+        assert (adopted["ContactNumber"], adopted["Name"]) == ("DAU1", "Felicity Jones DAU1")
+        assert adopted["AccountNumber"] == "DEB-7"
+        assert _linked(store, xero)["DAU1"] == felicity
+        assert "DAU2" not in _linked(store, xero)
+        pairs = _pairs(store, xero)
+        assert {k for k in pairs if k[0] != "DAU9"} == {("DAU2", sam), ("DAU3", olly)}
+        assert ("DAU9", olly) in pairs
+        assert pairs["DAU2", sam].decision is None
+        assert first.run_id is not None
+        run = history.get_run(store, first.run_id)
+        assert run is not None
+        waiting = {p["record"] for p in run.problems if p["code"] == "possible_matches"}
+        assert waiting == {"DAU2", "DAU3"}
+
+        # Nothing decided yet: the learners keep waiting and nothing is sent.
+        writes = xero.writes
+        still = sync_learners(store, xero, mode="adopt")
+        assert still.counts()["review"] == 2
+        assert xero.writes == writes
+
+        pairs_repo.decide(store, xero.connection.id, [("DAU2", sam)], "confirmed")
+        pairs_repo.decide(store, xero.connection.id, [("DAU3", olly)], "rejected")
+        second = sync_learners(store, xero, mode="adopt")
+        states = {i.ref_internal: i.state for i in second.plan.items}
+        assert states == {
+            "DAU1": "unchanged",
+            "DAU2": "adopt",
+            "DAU3": "create",
+            "DAU4": "unchanged",
+        }
+        assert (second.adopted, second.created) == (1, 1)
+        assert xero.contacts[sam]["ContactNumber"] == "DAU2"
+        assert xero.contacts[olly].get("ContactNumber") is None  # rejected: left alone
+        assert set(_linked(store, xero)) == {"DAU1", "DAU2", "DAU3", "DAU4"}
+        assert _pairs(store, xero)["DAU3", olly].decision == "rejected"
+        assert _numbers(xero) == ["DAU1", "DAU2", "DAU3", "DAU4", "None"]
+
+        writes = xero.writes
+        again = sync_learners(store, xero, mode="adopt")
+        assert again.plan.totals()["unchanged"] == 4
+        assert xero.writes == writes
+    finally:
+        store.close()
+
+
+def test_an_adopt_whose_answer_is_lost_is_settled_not_sent_twice(
+    store: Store, tmp_path: Path
+) -> None:
+    xero = _memory_xero(store, tmp_path)
+    refs = [f"DAU{n}" for n in range(3)]
+    legacy = {
+        r: _legacy(xero, f"{r} Hand Typed", EmailAddress=f"{r.lower()}@example.com") for r in refs
+    }
+    put_learners(
+        store, *(make_learner(r, first=f"Learner{r[-1]}", last=f"Surname{r[-1]}") for r in refs)
+    )
+    for r, contact_id in legacy.items():
+        xero.contacts[contact_id]["Name"] = f"Learner{r[-1]} Surname{r[-1]}"
+    xero.lose_next_answer = True
+    report = sync_learners(store, xero, mode="adopt")
+    assert report.status == "succeeded", report.message
+    assert report.adopted == 3
+    assert xero.writes == 1  # looked up, found done: not sent again
+    assert _numbers(xero) == sorted(refs)
+    assert _linked(store, xero) == legacy
+
+
+def test_adopts_and_updates_go_in_the_same_batch(store: Store, tmp_path: Path) -> None:
+    xero = _memory_xero(store, tmp_path)
+    put_learners(store, make_learner("DAU1"))
+    sync_learners(store, xero)
+    old = _legacy(xero, "Sam Nguyen", EmailAddress="dau2@example.com")
+    put_learners(
+        store,
+        make_learner("DAU1", email="felicity@example.org"),
+        make_learner("DAU2", first="Sam", last="Nguyen"),
+    )
+    sent: list[list[Mapping[str, Any]]] = []
+    update = xero.update_contacts
+
+    def spy(items: Sequence[Mapping[str, Any]], key: str) -> list[ItemResult[Contact]]:
+        sent.append(list(items))
+        return update(items, key)
+
+    xero.update_contacts = spy  # type: ignore[method-assign]
+    report = sync_learners(store, xero, mode="adopt")
+    assert (report.updated, report.adopted, report.created) == (1, 1, 0)
+    (batch,) = sent
+    assert {item["ContactID"] for item in batch} == {old, _linked(store, xero)["DAU1"]}
+    assert report.plan.calls == 2  # one batch, one check

@@ -44,10 +44,10 @@ def _print_plan(plan: Any) -> None:
     )
     updates = [i for i in plan.items if i.state == "update"]
     for item in updates[:20]:
-        changed = "; ".join(f"{k}: {v['from']!r} -> {v['to']!r}" for k, v in item.changes.items())
-        line(f"  {item.ref_internal} update: {changed}")
+        line(f"  {item.ref_internal} update: {_changed(item)}")
     if len(updates) > 20:
         line(f"  ... and {len(updates) - 20} more updates (all in --json)")
+    _print_matches(plan)
     _print_problems(
         [
             {"ref_internal": i.ref_internal, "state": i.state, "message": r}
@@ -66,6 +66,41 @@ def _print_plan(plan: Any) -> None:
         )
 
 
+def _changed(item: Any) -> str:
+    return "; ".join(f"{k}: {v['from']!r} -> {v['to']!r}" for k, v in item.changes.items())
+
+
+def _print_matches(plan: Any, shown: int = 20) -> None:
+    """Adopt mode: which contact each learner adopts, with its score and evidence, and the
+    learners that wait for a decision with their candidates."""
+    adopts = [i for i in plan.items if i.state == "adopt"]
+    for item in adopts[:shown]:
+        best = item.candidates[0]
+        how = "confirmed" if best.decision == "confirmed" else f"score {best.pair.score:.2f}"
+        line(f"  {item.ref_internal} adopt: {best.name!r} ({best.contact_id}), {how}")
+        line(f"      evidence: {best.summary}")
+        line(f"      sends: {_changed(item)}")
+    if len(adopts) > shown:
+        line(f"  ... and {len(adopts) - shown} more adopts (all in --json)")
+    reviews = [i for i in plan.items if i.state == "review"]
+    for item in reviews[:shown]:
+        line(f"  {item.ref_internal} review: waits for a decision")
+        for c in item.candidates[:3]:
+            line(f"      {c.contact_id} {c.name!r}: {c.pair.score:.2f} {c.status}; {c.summary}")
+            if c.refused:
+                line(f"        {c.refused}")
+    if len(reviews) > shown:
+        line(f"  ... and {len(reviews) - shown} more waiting for a decision (all in --json)")
+    noted = [i for i in plan.items if i.state == "create" and i.reasons]
+    for item in noted[:shown]:
+        line(f"  {item.ref_internal} create: {item.reasons[0]}")
+    if reviews:
+        line(
+            "  Decide with `learnerledger duplicates confirm REF CONTACT_ID` (adopt it) or "
+            "`reject` (someone else); the next sync acts on the decisions."
+        )
+
+
 def _print_problems(errors: list[dict[str, str]], shown: int = 10) -> None:
     """The first few learners per kind of problem; all of them are in --json and the History."""
     by_state: dict[str, list[dict[str, str]]] = {}
@@ -81,10 +116,12 @@ def _print_problems(errors: list[dict[str, str]], shown: int = 10) -> None:
 @sync.command("learners")
 @click.option(
     "--mode",
-    type=click.Choice(["duplicate"]),
-    default="duplicate",
+    type=click.Choice(["adopt", "duplicate"]),
+    default="adopt",
     show_default=True,
-    help="duplicate: always create the learner's own contact and merge old ones later.",
+    help="adopt: a learner without a contact takes over the existing contact that is "
+    "unambiguously it, and possible matches wait for a decision; duplicate: always create "
+    "the learner's own contact and merge old ones later.",
 )
 @dry_run_option("Show the plan; send nothing.")
 @tenant_option()

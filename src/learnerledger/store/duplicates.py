@@ -11,7 +11,7 @@ decided ones (marked ``found=False``) so that no decision is ever lost.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -111,8 +111,16 @@ def _key(ref: str, contact_id: str) -> tuple[str, str]:
     return ref, contact_id
 
 
-def save_found(store: Store, connection_id: int, pairs: Iterable[FoundPair]) -> SaveCounts:
-    """Record what a run found, in one transaction, keeping every decision."""
+def save_found(
+    store: Store,
+    connection_id: int,
+    pairs: Iterable[FoundPair],
+    *,
+    learners: Collection[str] | None = None,
+) -> SaveCounts:
+    """Record what a run found, in one transaction, keeping every decision. ``learners``
+    names the learners the run looked at (default: all): other learners' pairs are left as
+    they are."""
     now = datetime.now(UTC)
     found = {_key(p.ref_internal, p.contact_id): p for p in pairs}
     t = duplicate_pairs.c
@@ -162,7 +170,7 @@ def save_found(store: Store, connection_id: int, pairs: Iterable[FoundPair]) -> 
             conn.execute(duplicate_pairs.insert(), inserts)
             new = len(inserts)
         for key, decision in existing.items():
-            if key in found:
+            if key in found or (learners is not None and key[0] not in learners):
                 continue
             where = (
                 t.connection_id == connection_id,

@@ -15,7 +15,6 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from learnerledger.domain.states import PlanState
 from learnerledger.store.journal import NewStep, Step
 from learnerledger.sync.plan import Plan
 
@@ -44,7 +43,7 @@ def plan_steps(plan: Plan, tenant_id: str) -> list[NewStep]:
     """The plan's writes, in order, as journal steps."""
     steps = []
     for item in plan.items:
-        if item.state not in (PlanState.CREATE, PlanState.UPDATE):
+        if not item.state.writes:  # create, update, adopt
             continue
         assert item.payload is not None
         assert item.mapped_hash is not None

@@ -7,28 +7,38 @@ Per learner flagged for Xero the plan says one of:
   those fields are sent;
 * ``unchanged``: the contact already says what the SMS says;
 * ``invalid``: the learner cannot be synced yet (``Learner.ready_for_xero``'s reasons);
-* ``conflict``: something in Xero stands in the way; the reason says what a person should do.
+* ``conflict``: something in Xero stands in the way; the reason says what a person should do;
+* ``adopt`` (mode ``adopt`` only): an existing contact is this learner; it is given the
+  learner's ContactNumber, Name and mapped fields instead of a duplicate being created;
+* ``review`` (mode ``adopt`` only): an existing contact may be this learner; a person decides
+  (``learnerledger duplicates confirm|reject``) and the learner waits until then.
 
-``adopt`` and ``review`` (``domain.states.PlanState``) come with duplicate matching. Every
-reason comes with a stable code (``PlanItem.codes``), for scripts, filters and the web UI.
+Every reason comes with a stable code (``PlanItem.codes``), for scripts, filters and the web UI.
 
-The learner's contact is found by the link table, then by ContactNumber; never by Name. This
-module is pure: the runner loads the learners, the mirrored contacts and the links.
+The learner's contact is found by the link table, then by ContactNumber; never by Name. In mode
+``adopt`` a learner without one is matched against the other contacts
+(``learnerledger.matching``) and ``sync.adopt`` decides what becomes of it. In mode
+``duplicate`` (Wisenet's own way) it is always created, and old contacts are merged later. This
+module is pure: the runner loads the learners, the mirrored contacts, the links and the
+decisions.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from learnerledger.domain.contact import ContactMapping, diff_contact, mapped_hash
 from learnerledger.domain.learner import Learner
 from learnerledger.domain.mirror import ContactIndex, MirroredContact, name_key
 from learnerledger.domain.states import PlanState
+from learnerledger.matching import MatchSettings, Pair, find_duplicates
+from learnerledger.sync.adopt import Candidate, Choice, choose, describe
 
 __all__ = [
+    "MODES",
     "STATES",
     "Plan",
     "PlanItem",
@@ -36,6 +46,7 @@ __all__ = [
 ]
 
 STATES = tuple(PlanState)
+MODES = ("adopt", "duplicate")
 BATCH = 50
 
 
@@ -56,9 +67,10 @@ class PlanItem:
     codes: tuple[str, ...] = ()  # one per reason
     fields: tuple[str, ...] = ()  # the learner field at fault per reason, when one is
     changes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    payload: Mapping[str, Any] | None = None  # what will be sent (create / update)
+    payload: Mapping[str, Any] | None = None  # what will be sent (create / update / adopt)
     mapped_hash: str | None = None
     link: bool = False  # the contact was found by ContactNumber: link it to the learner
+    candidates: tuple[Candidate, ...] = ()  # adopt mode: contacts that may be this learner
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -68,6 +80,7 @@ class PlanItem:
             "reasons": list(self.reasons),
             "codes": list(self.codes),
             "changes": {k: dict(v) for k, v in self.changes.items()},
+            "candidates": [c.as_json() for c in self.candidates],
         }
 
 
@@ -79,6 +92,7 @@ class Plan:
     not_flagged: int = 0
     minute_limit: int = 60
     day_remaining: int | None = None
+    matched: frozenset[str] = frozenset()  # learners the duplicate finder was asked about
 
     def totals(self) -> dict[str, int]:
         counts = {str(state): 0 for state in STATES}
@@ -91,11 +105,11 @@ class Plan:
 
     @property
     def calls(self) -> int:
-        """API calls the apply will cost: one per batch of 50, and one to confirm afterwards
-        that nothing but these writes changed (so the next read starts after them)."""
-        batches = math.ceil(len(self.writes("create")) / BATCH) + math.ceil(
-            len(self.writes("update")) / BATCH
-        )
+        """API calls the apply will cost: one per batch of 50 (adopts ride with the updates),
+        and one to confirm afterwards that nothing but these writes changed (so the next read
+        starts after them)."""
+        updates = len(self.writes("update")) + len(self.writes("adopt"))
+        batches = math.ceil(len(self.writes("create")) / BATCH) + math.ceil(updates / BATCH)
         return batches + 1 if batches else 0
 
     @property
@@ -117,20 +131,16 @@ class Plan:
         }
 
 
-def _describe(c: MirroredContact) -> str:
-    return f"{c.name!r} ({c.contact_id})"
-
-
 def _archived_reason(ref: str, c: MirroredContact) -> str:
     if c.merged_to:
         return (
-            f"The contact {_describe(c)} that carries {ref} as its Contact Code was merged into "
+            f"The contact {describe(c)} that carries {ref} as its Contact Code was merged into "
             f"contact {c.merged_to} in Xero, so it is archived. Merges must go into the contact "
             f"that carries the learner's Contact Code: in Xero, restore {c.name!r} "
             "(Contacts › Archived › Restore) and merge the other contact into it, then sync again."
         )
     return (
-        f"The contact {_describe(c)} that carries {ref} as its Contact Code is archived in Xero. "
+        f"The contact {describe(c)} that carries {ref} as its Contact Code is archived in Xero. "
         f"Restore it in Xero (Contacts › Archived › select it › Restore), then sync again; "
         "learnerledger will update it rather than create a second contact."
     )
@@ -138,7 +148,7 @@ def _archived_reason(ref: str, c: MirroredContact) -> str:
 
 def _name_taken_reason(name: str, holder: MirroredContact, ref: str) -> str:
     return (
-        f"The Name {name!r} is already used by the active contact {_describe(holder)}, which "
+        f"The Name {name!r} is already used by the active contact {describe(holder)}, which "
         f"does not carry {ref} as its Contact Code. Xero keeps Names unique, so learnerledger "
         "cannot give this learner its Name. If that contact is this learner, merge it into the "
         "learner's contact in Xero (or archive it); otherwise rename it in Xero. Then sync again."
@@ -164,13 +174,24 @@ def _changes(diff: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, d
     return out
 
 
-def _plan_one(
+@dataclass(frozen=True)
+class _Found:
+    """Where a ready learner stands before any matching: its mapped fields and its contact
+    (by link, then ContactNumber), or the conflict that stops it."""
+
+    learner: Learner
+    mapped: dict[str, Any]
+    digest: str
+    contact: MirroredContact | None = None
+    by_number: bool = False
+
+
+def _locate(
     learner: Learner,
     mapping: ContactMapping,
     contacts: ContactIndex,
     linked: Mapping[str, str],
-    hashes: Mapping[str, str | None],
-) -> PlanItem:
+) -> _Found | PlanItem:
     ref = learner.ref_internal
     reasons = [r for r in learner.readiness() if r.code != "not_flagged"]
     if reasons:
@@ -183,44 +204,79 @@ def _plan_one(
             fields=tuple(r.field for r in reasons),
         )
     mapped = mapping.contact(learner)
-    digest = mapped_hash(mapped)
-    name = str(mapped.get("Name", ""))
-
-    contact: MirroredContact | None = None
-    found_by_number = False
+    found = _Found(learner, mapped, mapped_hash(mapped))
     link_id = linked.get(ref)
-    if link_id is not None:
-        contact = contacts.by_id.get(link_id)
-    if contact is None:
-        carriers = contacts.with_number(ref)
-        if len(carriers) > 1:
-            listed = ", ".join(_describe(c) for c in carriers)
-            return PlanItem(
-                ref,
-                PlanState.CONFLICT,
-                None,
-                (
-                    f"{len(carriers)} contacts carry {ref} as their Contact Code: {listed}. "
-                    "A learner must have exactly one. In Xero, merge them into the one to keep "
-                    "(or archive the others), then sync again.",
-                ),
-                codes=(SEVERAL_CARRIERS,),
-            )
-        if carriers:
-            contact = carriers[0]
-            found_by_number = True
-    if contact is None:
-        holders = contacts.holding_name(name) if name else []
-        if holders:
-            return PlanItem(
-                ref,
-                PlanState.CONFLICT,
-                None,
-                (_name_taken_reason(name, holders[0], ref),),
-                codes=(NAME_TAKEN,),
-            )
-        return PlanItem(ref, PlanState.CREATE, None, payload=mapped, mapped_hash=digest)
+    if link_id is not None and link_id in contacts.by_id:
+        return replace(found, contact=contacts.by_id[link_id])
+    carriers = contacts.with_number(ref)
+    if len(carriers) > 1:
+        listed = ", ".join(describe(c) for c in carriers)
+        return PlanItem(
+            ref,
+            PlanState.CONFLICT,
+            None,
+            (
+                f"{len(carriers)} contacts carry {ref} as their Contact Code: {listed}. "
+                "A learner must have exactly one. In Xero, merge them into the one to keep "
+                "(or archive the others), then sync again.",
+            ),
+            codes=(SEVERAL_CARRIERS,),
+        )
+    if carriers:
+        return replace(found, contact=carriers[0], by_number=True)
+    return found
 
+
+def _name_holder(name: str, contacts: ContactIndex, mine: str | None) -> MirroredContact | None:
+    """An active contact other than ``mine`` that holds ``name``."""
+    others = [c for c in contacts.holding_name(name) if c.contact_id != mine] if name else []
+    return others[0] if others else None
+
+
+def _plan_new(found: _Found, contacts: ContactIndex, choice: Choice) -> PlanItem:
+    """A learner without a contact of its own: created, or (mode adopt) ``choice``."""
+    ref = found.learner.ref_internal
+    name = str(found.mapped.get("Name", ""))
+    mine = choice.contact_id if choice.state is PlanState.ADOPT else None
+    holder = _name_holder(name, contacts, mine)
+    item = PlanItem(
+        ref,
+        choice.state,
+        None,
+        choice.reasons,
+        codes=choice.codes,
+        mapped_hash=found.digest,
+        candidates=choice.candidates,
+    )
+    if choice.state is PlanState.REVIEW:
+        return item
+    if holder is not None:
+        return replace(
+            item,
+            state=PlanState.CONFLICT,
+            reasons=(_name_taken_reason(name, holder, ref), *choice.reasons),
+            codes=(NAME_TAKEN, *choice.codes),
+            mapped_hash=None,
+        )
+    if mine is None:
+        return replace(item, payload=found.mapped)
+    contact = contacts.by_id[mine]
+    diff = diff_contact(found.mapped, contact.data)
+    return replace(
+        item,
+        contact_id=mine,
+        changes=_changes(diff, contact.data),
+        payload={"ContactID": mine, **diff},
+        link=True,
+    )
+
+
+def _plan_existing(
+    found: _Found, contact: MirroredContact, contacts: ContactIndex, hashes: Mapping[str, Any]
+) -> PlanItem:
+    """A learner with its contact: updated, unchanged, or the conflict in the way."""
+    ref = found.learner.ref_internal
+    name = str(found.mapped.get("Name", ""))
     if not contact.active:
         return PlanItem(
             ref,
@@ -229,34 +285,32 @@ def _plan_one(
             (_archived_reason(ref, contact),),
             codes=(MERGED_AWAY if contact.merged_to else ARCHIVED,),
         )
-    if name:
-        others = [c for c in contacts.holding_name(name) if c.contact_id != contact.contact_id]
-        if others and name_key(name) != name_key(contact.name):
-            return PlanItem(
-                ref,
-                PlanState.CONFLICT,
-                contact.contact_id,
-                (_name_taken_reason(name, others[0], ref),),
-                codes=(NAME_TAKEN,),
-            )
-    diff = diff_contact(mapped, contact.data)
+    holder = _name_holder(name, contacts, contact.contact_id)
+    if holder is not None and name_key(name) != name_key(contact.name):
+        return PlanItem(
+            ref,
+            PlanState.CONFLICT,
+            contact.contact_id,
+            (_name_taken_reason(name, holder, ref),),
+            codes=(NAME_TAKEN,),
+        )
+    diff = diff_contact(found.mapped, contact.data)
     if not diff:
         return PlanItem(
             ref,
             PlanState.UNCHANGED,
             contact.contact_id,
-            mapped_hash=digest,
-            link=found_by_number or hashes.get(ref) != digest,
+            mapped_hash=found.digest,
+            link=found.by_number or hashes.get(ref) != found.digest,
         )
-    payload = {"ContactID": contact.contact_id, **diff}
     return PlanItem(
         ref,
         PlanState.UPDATE,
         contact.contact_id,
         changes=_changes(diff, contact.data),
-        payload=payload,
-        mapped_hash=digest,
-        link=found_by_number,
+        payload={"ContactID": contact.contact_id, **diff},
+        mapped_hash=found.digest,
+        link=found.by_number,
     )
 
 
@@ -271,25 +325,51 @@ def make_plan(
     hashes: Mapping[str, str | None] | None = None,
     minute_limit: int = 60,
     day_remaining: int | None = None,
+    decisions: Mapping[tuple[str, str], str] | None = None,
+    pairs: Sequence[Pair] | None = None,
+    match_settings: MatchSettings | None = None,
 ) -> Plan:
     """The plan for every learner flagged for Xero. ``linked`` maps RefInternal to the
-    ContactID the link table holds; ``hashes`` to the mapped hash last written."""
-    if mode != "duplicate":
-        raise ValueError(f"unknown sync mode {mode!r}")
+    ContactID the link table holds; ``hashes`` to the mapped hash last written.
+
+    Mode ``adopt`` matches the learners without a contact of their own against the other
+    contacts (``pairs``, when given, stands in for the duplicate finder's answer) and plans
+    ``adopt``, ``review`` or ``create`` for each (``sync.adopt``), respecting ``decisions``:
+    (RefInternal, ContactID) -> ``confirmed`` or ``rejected``."""
+    if mode not in MODES:
+        raise ValueError(f"unknown sync mode {mode!r}: use one of {', '.join(MODES)}")
+    everyone = list(learners)
+    flagged = sorted((x for x in everyone if x.sync_to_xero), key=lambda x: x.ref_internal)
+    located = {x.ref_internal: _locate(x, mapping, contacts, linked) for x in flagged}
+    new = [r for r, f in located.items() if isinstance(f, _Found) and f.contact is None]
+    choices: dict[str, Choice] = {}
+    if mode == "adopt" and new:
+        survivors = dict(linked)  # learner -> its own contact
+        for ref, f in located.items():
+            if isinstance(f, _Found) and f.contact is not None:
+                survivors[ref] = f.contact.contact_id
+        if pairs is None:
+            pairs = find_duplicates(
+                flagged, contacts.by_id.values(), survivors=survivors, settings=match_settings
+            )
+        owners = {contact_id: ref for ref, contact_id in survivors.items()}
+        choices = choose(new, pairs, decisions or {}, contacts, owners)
     items: list[PlanItem] = []
-    not_flagged = 0
-    for learner in sorted(learners, key=lambda x: x.ref_internal):
-        if not learner.sync_to_xero:
-            not_flagged += 1
-            continue
-        items.append(_plan_one(learner, mapping, contacts, linked, hashes or {}))
+    for ref, f in located.items():
+        if isinstance(f, PlanItem):
+            items.append(f)
+        elif f.contact is None:
+            items.append(_plan_new(f, contacts, choices.get(ref, Choice(PlanState.CREATE))))
+        else:
+            items.append(_plan_existing(f, f.contact, contacts, hashes or {}))
     return Plan(
         mode=mode,
         organisation=organisation,
         items=items,
-        not_flagged=not_flagged,
+        not_flagged=len(everyone) - len(flagged),
         minute_limit=minute_limit,
         day_remaining=day_remaining,
+        matched=frozenset(choices),
     )
 
 

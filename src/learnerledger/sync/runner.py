@@ -26,8 +26,11 @@ from learnerledger.domain.mirror import ContactIndex, MirroredContact
 from learnerledger.domain.states import PlanState
 from learnerledger.errors import BudgetSpent, ServerError, TransientError, UnexpectedResponse
 from learnerledger.jobs import Job, ProgressListener
+from learnerledger.matching import MatchSettings
 from learnerledger.store import Store, cursors, links, mirror
+from learnerledger.store import duplicates as pairs_repo
 from learnerledger.store import journal as journal_repo
+from learnerledger.store.duplicates import FoundPair
 from learnerledger.store.journal import Step
 from learnerledger.store.learners import iter_learners
 from learnerledger.sync import journal
@@ -36,6 +39,7 @@ from learnerledger.sync.plan import (
     NAME_TAKEN,
     SEVERAL_CARRIERS,
     Plan,
+    PlanItem,
     batches,
     make_plan,
 )
@@ -57,6 +61,7 @@ class SyncReport:
     run_id: int | None = None
     created: int = 0
     updated: int = 0
+    adopted: int = 0
     failed: int = 0
     resumed: int = 0  # steps of earlier runs finished by this one
     calls: int = 0
@@ -64,12 +69,23 @@ class SyncReport:
     message: str = ""
     paused: BudgetSpent | None = None
 
+    def done(self, action: str) -> None:
+        """Count one write Xero now holds."""
+        if action == "create":
+            self.created += 1
+        elif action == "adopt":
+            self.adopted += 1
+        else:
+            self.updated += 1
+
     def counts(self) -> dict[str, int]:
         totals = self.plan.totals()
         return {
             "created": self.created,
             "updated": self.updated,
+            "adopted": self.adopted,
             "unchanged": totals["unchanged"],
+            "review": totals["review"],
             "invalid": totals["invalid"],
             "conflict": totals["conflict"],
             "failed": self.failed,
@@ -132,7 +148,8 @@ class _Apply:
         with self.store.read() as conn:
             open_steps = journal_repo.open_steps(conn, run_id)
         creates = [s for s in open_steps if s.action == "create"]
-        updates = [s for s in open_steps if s.action == "update"]
+        # An adopt is an update by ContactID: it rides in the same batches.
+        updates = [s for s in open_steps if s.action in ("update", "adopt")]
         self.batches_total += len(batches(creates)) + len(batches(updates))
         self.tell()
         for batch in batches(creates):
@@ -177,10 +194,7 @@ class _Apply:
                     )
                     store_contacts(conn, self.connection_id, [contact], now_ms)
                     self.written.append(contact)
-                    if step.action == "create":
-                        self.report.created += 1
-                    else:
-                        self.report.updated += 1
+                    self.report.done(step.action)
                 else:
                     code, message = explain(step, result.messages)
                     journal_repo.record_failed(conn, step, message)
@@ -211,10 +225,7 @@ class _Apply:
                     journal_repo.record_done(
                         conn, step, self.connection_id, outcome.contact_id, outcome.updated_ms
                     )
-                    if step.action == "create":
-                        self.report.created += 1
-                    else:
-                        self.report.updated += 1
+                    self.report.done(step.action)
                     self.done += 1
                 elif outcome is None:
                     reopen.append(step)
@@ -297,26 +308,75 @@ def _settle_cursor(store: Store, client: ContactSyncer, since_ms: int | None) ->
     cursors.advance_cursor(store, connection_id, "contacts", newest)
 
 
+def _found_pairs(plan: Plan) -> list[FoundPair]:
+    """The pairs of the learners the duplicate finder was asked about, to record in
+    ``duplicate_pairs`` so that ``learnerledger duplicates`` lists them and decides them. An
+    adopted contact becomes the learner's own, so it is no pair; the learner's other pairs
+    name it as their survivor."""
+    found = []
+    for item in plan.items:
+        if item.ref_internal not in plan.matched:
+            continue
+        survivor = item.contact_id if item.state == PlanState.ADOPT else None
+        for c in item.candidates:
+            if c.contact_id == survivor:
+                continue
+            p = c.pair
+            found.append(
+                FoundPair(
+                    ref_internal=p.ref_internal,
+                    contact_id=p.contact_id,
+                    survivor_id=survivor,
+                    score=p.score,
+                    status=p.status,
+                    evidence=[e.as_json() for e in p.evidence],
+                    reasons=list(p.reasons),
+                )
+            )
+    return found
+
+
 def _journal(
     store: Store, client: ContactSyncer, run_id: int, plan: Plan, index: ContactIndex
 ) -> None:
-    """Store the plan's writes as the run's steps, and link contacts found by their
-    ContactNumber that are already right, in one transaction."""
+    """Store the plan's writes as the run's steps, link contacts found by their
+    ContactNumber that are already right, and record the pairs of the learners matched (adopt
+    mode), in one transaction."""
+    connection_id = client.connection.id
     with store.transaction() as conn:
         journal_repo.add_steps(
-            conn, run_id, client.connection.id, journal.plan_steps(plan, client.tenant_id)
+            conn, run_id, connection_id, journal.plan_steps(plan, client.tenant_id)
         )
         for item in plan.items:
             if item.state == PlanState.UNCHANGED and item.link and item.contact_id:
                 contact = index.by_id[item.contact_id]
                 links.link_contact(
                     conn,
-                    client.connection.id,
+                    connection_id,
                     item.ref_internal,
                     item.contact_id,
                     mapped_hash=item.mapped_hash,
                     contact_updated_ms=contact.updated_ms,
                 )
+        if plan.matched:
+            pairs_repo.save_found(store, connection_id, _found_pairs(plan), learners=plan.matched)
+
+
+def _problems(job: Job, report: SyncReport, item: PlanItem) -> None:
+    """A learner the plan cannot write (invalid, in conflict, waiting for a decision): each
+    reason in the History and the report."""
+    fields = item.fields or ("",) * len(item.reasons)
+    for reason, code, field_name in zip(item.reasons, item.codes, fields, strict=True):
+        job.problem(item.ref_internal, code, reason, field=field_name)
+        if len(report.errors) < job.problems.cap:
+            report.errors.append(
+                {
+                    "ref_internal": item.ref_internal,
+                    "state": str(item.state),
+                    "code": code,
+                    "message": reason,
+                }
+            )
 
 
 def _summary(report: SyncReport) -> str:
@@ -326,6 +386,10 @@ def _summary(report: SyncReport) -> str:
         f"{c['updated']} updated",
         f"{c['unchanged']} unchanged",
     ]
+    if report.plan.mode == "adopt":
+        parts.insert(2, f"{c['adopted']} adopted")
+    if c["review"]:
+        parts.append(f"{c['review']} waiting for a decision (learnerledger duplicates)")
     if c["invalid"]:
         parts.append(f"{c['invalid']} not ready (fix in the SMS)")
     if c["conflict"]:
@@ -346,8 +410,13 @@ def sync_learners(
     mode: str = "duplicate",
     dry_run: bool = False,
     on_progress: ProgressListener | None = None,
+    match_settings: MatchSettings | None = None,
 ) -> SyncReport:
     """Give every learner flagged for Xero exactly one contact carrying its RefInternal.
+
+    ``mode`` is ``adopt`` (a learner without a contact takes over the existing contact that is
+    unambiguously it, or waits for a person's decision when one may be: ``sync.adopt``) or
+    ``duplicate`` (always create; Wisenet's way). The command line's default is ``adopt``.
 
     A run of the job frame (``learnerledger.jobs``): a spent rate budget ends it ``paused``
     (the report's ``paused`` says until when) and the next run finishes its journal first."""
@@ -388,7 +457,7 @@ def sync_learners(
     with job:
         report.run_id = job.run_id
         try:
-            _sync(store, client, job, report, mapping, mode, dry_run)
+            _sync(store, client, job, report, mapping, mode, dry_run, match_settings)
             report.calls = job.used_calls()
             job.message = "Planned only: nothing was sent." if dry_run else _summary(report)
         finally:
@@ -408,6 +477,7 @@ def _sync(
     mapping: ContactMapping,
     mode: str,
     dry_run: bool,
+    match_settings: MatchSettings | None,
 ) -> None:
     connection_id = client.connection.id
     if not dry_run:
@@ -426,6 +496,17 @@ def _sync(
         index = mirror.load_contact_index(conn, connection_id)
         linked, hashes = links.load_links(conn, connection_id)
         learners = list(iter_learners(conn))
+        decisions = (
+            {
+                (p.ref_internal, p.contact_id): p.decision
+                for p in pairs_repo.list_pairs(conn, connection_id)
+                if p.decision
+            }
+            if mode == "adopt"
+            else {}
+        )
+    if mode == "adopt":
+        job.progress("matching", 0, None, note="looking for existing contacts of new learners")
     budget = client.budget.snapshot()
     report.plan = make_plan(
         learners,
@@ -437,26 +518,17 @@ def _sync(
         hashes=hashes,
         minute_limit=client.budget.limits.minute,
         day_remaining=budget.day_remaining,
+        decisions=decisions,
+        match_settings=match_settings,
     )
     for item in report.plan.items:
-        if item.state in (PlanState.INVALID, PlanState.CONFLICT):
-            fields = item.fields or ("",) * len(item.reasons)
-            for reason, code, field_name in zip(item.reasons, item.codes, fields, strict=True):
-                job.problem(item.ref_internal, code, reason, field=field_name)
-                if len(report.errors) < job.problems.cap:
-                    report.errors.append(
-                        {
-                            "ref_internal": item.ref_internal,
-                            "state": str(item.state),
-                            "code": code,
-                            "message": reason,
-                        }
-                    )
+        if item.state in (PlanState.INVALID, PlanState.CONFLICT, PlanState.REVIEW):
+            _problems(job, report, item)
     if dry_run:
         return
     assert job.run_id is not None
     _journal(store, client, job.run_id, report.plan, index)
-    writes = len(report.plan.writes(PlanState.CREATE)) + len(report.plan.writes(PlanState.UPDATE))
+    writes = sum(1 for i in report.plan.items if i.state.writes)
     apply = _Apply(store, client, report, job, writes)
     apply.run(job.run_id)
     if apply.written:
