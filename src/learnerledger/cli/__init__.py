@@ -16,10 +16,13 @@ from learnerledger import __version__
 from learnerledger.cli.connect import connect
 from learnerledger.cli.demo import demo
 from learnerledger.cli.duplicates import duplicates
+from learnerledger.cli.export import export
 from learnerledger.cli.learners import import_group
 from learnerledger.cli.options import global_options
 from learnerledger.cli.pull import pull
 from learnerledger.cli.render import EXIT_PAUSED, Group
+from learnerledger.cli.report import report_group
+from learnerledger.cli.resync import resync
 from learnerledger.cli.status import status
 from learnerledger.cli.sync import sync
 from learnerledger.sandbox.commands import sandbox
@@ -34,7 +37,19 @@ def main(**options: Any) -> None:
     """learnerledger keeps a student management system and Xero in step."""
 
 
-for _command in (sandbox, connect, pull, status, import_group, sync, duplicates, demo):
+for _command in (
+    sandbox,
+    connect,
+    pull,
+    status,
+    import_group,
+    sync,
+    duplicates,
+    resync,
+    report_group,
+    export,
+    demo,
+):
     main.add_command(_command)
 
 
