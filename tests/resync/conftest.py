@@ -28,6 +28,17 @@ from sandbox_documents import Books, line
 ROOMY = Limits(minute=100_000, day=1_000_000)
 
 
+def as_json(value: Any) -> Any:
+    """``value`` with its Decimal amounts as floats, for httpx's ``json=``."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: as_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_json(v) for v in value]
+    return value
+
+
 def day(days_ago: int) -> str:
     """A document date ``days_ago`` days before today (YYYY-MM-DD)."""
     return (date.today() - timedelta(days=days_ago)).isoformat()

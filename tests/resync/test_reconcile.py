@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from learnerledger.cli import main
 from learnerledger.resync import Reconciliation, reconcile
 from learnerledger.store import links
-from resync.conftest import World, day
+from resync.conftest import World, as_json, day
 from resync.test_resync import allocate, merge
 from sandbox_documents import line
 
@@ -138,7 +138,7 @@ def test_every_difference_is_found_with_its_likely_cause(world: World, tmp_path:
     changed_id = next(iter(world.on_learner(grace)))
     changed = dict(world.invoices()[changed_id])
     changed["AmountDue"] = 0
-    assert wisenet.put(f"/invoices/{changed_id}", json=_plain(changed)).status_code == 200
+    assert wisenet.put(f"/invoices/{changed_id}", json=as_json(changed)).status_code == 200
     # an invoice an earlier integration left, and one of Wisenet's own
     stale_id = str(uuid.uuid4())
     own_id = str(uuid.uuid4())
@@ -190,23 +190,13 @@ def test_every_difference_is_found_with_its_likely_cause(world: World, tmp_path:
     fixed = world.resync()
     assert fixed.counts()["written"] == 1
     world.resync(learners=[grace])
-    as_json = runner.invoke(main, [*base, "report", "reconcile", "--json"])
-    assert as_json.exit_code == 0, as_json.output
-    left = json.loads(as_json.stdout)["mismatches"]
+    printed = runner.invoke(main, [*base, "report", "reconcile", "--json"])
+    assert printed.exit_code == 0, printed.output
+    left = json.loads(printed.stdout)["mismatches"]
     assert [(m["document_id"], m["cause"]) for m in left] == [(stale_id, "not_in_xero")]
     human = runner.invoke(main, [*base, "report", "reconcile"])
     assert "1 mismatches" in human.stdout
     assert "not_in_xero" in human.stdout
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 def test_the_reconciliation_reads_wisenet_a_thousand_invoices_a_call(world: World) -> None:

@@ -6,15 +6,13 @@ v1 cannot hold, dry runs, refusals, ranges, and resyncing chosen learners."""
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import Decimal
-from typing import Any
 
 import httpx
 import pytest
 
 from learnerledger.store import cursors, history, links
 from learnerledger.store import resync as held_store
-from resync.conftest import World, day
+from resync.conftest import World, as_json, day
 from sandbox_documents import line
 
 
@@ -332,7 +330,7 @@ def test_resyncing_a_learner_puts_right_what_was_changed_in_wisenet(world: World
     tampered = dict(world.invoices()[invoice["InvoiceID"]])
     tampered["AmountDue"] = 0
     tampered["Status"] = "PAID"
-    assert http.put(f"/invoices/{invoice['InvoiceID']}", json=_plain(tampered)).status_code == 200
+    assert http.put(f"/invoices/{invoice['InvoiceID']}", json=as_json(tampered)).status_code == 200
     assert world.resync().counts()["updated"] == 0  # nothing changed in Xero
 
     world.reset_calls()
@@ -344,13 +342,3 @@ def test_resyncing_a_learner_puts_right_what_was_changed_in_wisenet(world: World
     assert world.invoices()[other["InvoiceID"]]["AmountDue"] == 10
     with pytest.raises(Exception, match="No learner has the RefInternal NOPE"):
         world.resync(learners=["NOPE"])
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value

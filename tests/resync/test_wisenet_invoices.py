@@ -16,6 +16,7 @@ import pytest
 from conftest import WisenetSandbox
 from learnerledger.errors import WisenetError
 from learnerledger.sources.wisenet import WisenetClient
+from resync.conftest import as_json
 
 
 def learner(sandbox: WisenetSandbox) -> int:
@@ -134,7 +135,7 @@ def test_a_held_call_waits_until_released_and_a_dropped_one_is_not_done(
     answers: dict[str, int] = {}
 
     def put(invoice_id: str) -> None:
-        response = empty.http().put(f"/invoices/{invoice_id}", json=_plain(body(learner_id)))
+        response = empty.http().put(f"/invoices/{invoice_id}", json=as_json(body(learner_id)))
         answers[invoice_id] = response.status_code
 
     first, second = str(uuid.uuid4()), str(uuid.uuid4())
@@ -155,13 +156,3 @@ def test_a_held_call_waits_until_released_and_a_dropped_one_is_not_done(
     assert answers[second] == 503
     assert empty.http().get(f"/invoices/{second}").status_code == 404
     assert httpx.get(base + "/held", params={"count": 1, "timeout": 0}).status_code == 408
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value

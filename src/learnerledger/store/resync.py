@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date as _Day
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -186,6 +187,25 @@ def _existing(conn: Connection, connection_id: int, ids: Sequence[str]) -> set[s
     return found
 
 
+def _update_each(
+    conn: Connection, connection_id: int, rows: Sequence[dict[str, Any]], **fixed: Any
+) -> None:
+    """Update documents one row each (``b_id`` names the document, every other key a column
+    and its value), setting ``fixed`` on all of them too."""
+    if not rows:
+        return
+    columns = [k for k in rows[0] if k != "b_id"]
+    conn.execute(
+        resync_documents.update()
+        .where(
+            resync_documents.c.connection_id == connection_id,
+            resync_documents.c.document_id == sa.bindparam("b_id"),
+        )
+        .values({**{c: sa.bindparam(f"v_{c}") for c in columns}, **fixed}),
+        [{"b_id": r["b_id"], **{f"v_{c}": r[c] for c in columns}} for r in rows],
+    )
+
+
 def mark_pending(conn: Connection, connection_id: int, writes: Sequence[Pending]) -> None:
     """Record ``writes`` as sent-with-unknown-outcome, before they are sent."""
     if not writes:
@@ -219,21 +239,7 @@ def mark_pending(conn: Connection, connection_id: int, writes: Sequence[Pending]
         for w in writes
         if w.document_id in existing
     ]
-    if changed:
-        conn.execute(
-            resync_documents.update()
-            .where(
-                resync_documents.c.connection_id == connection_id,
-                resync_documents.c.document_id == sa.bindparam("b_id"),
-            )
-            .values(
-                pending=sa.bindparam("pending"),
-                pending_sms=sa.bindparam("pending_sms"),
-                pending_ref=sa.bindparam("pending_ref"),
-                pending_hash=sa.bindparam("pending_hash"),
-            ),
-            changed,
-        )
+    _update_each(conn, connection_id, changed)
 
 
 def clear_pending(conn: Connection, connection_id: int, document_ids: Sequence[str]) -> None:
@@ -299,26 +305,15 @@ def record_written(
                 for r in fresh
             ],
         )
-    changed = [r for r in rows if r["b_id"] in existing]
-    if changed:
-        conn.execute(
-            resync_documents.update()
-            .where(
-                resync_documents.c.connection_id == connection_id,
-                resync_documents.c.document_id == sa.bindparam("b_id"),
-            )
-            .values(
-                sms=sa.bindparam("sms"),
-                ref_internal=sa.bindparam("ref_internal"),
-                body_hash=sa.bindparam("body_hash"),
-                written_ms=sa.bindparam("written_ms"),
-                pending=None,
-                pending_sms=None,
-                pending_ref=None,
-                pending_hash=None,
-            ),
-            changed,
-        )
+    _update_each(
+        conn,
+        connection_id,
+        [r for r in rows if r["b_id"] in existing],
+        pending=None,
+        pending_sms=None,
+        pending_ref=None,
+        pending_hash=None,
+    )
     ids = sorted({w.document_id for w in writes if w.sms == "csv"})
     for start in range(0, len(ids), _BATCH):
         conn.execute(
