@@ -21,8 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from bench_xero_pull import _free_port, _peak_mb, _table  # the benchmarks' shared helpers
 
 CLIENT_ID = "bench-resync"
 CLIENT_SECRET = "bench-resync-secret"
@@ -208,12 +208,6 @@ def build(work: Path, learners: int, documents: int) -> dict[str, int]:
 # -- serving both and resyncing ------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _serve(*args: str) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     process = subprocess.Popen(
@@ -228,11 +222,6 @@ def _serve(*args: str) -> tuple[subprocess.Popen[bytes], str]:
         except httpx.TransportError:
             time.sleep(0.05)
     raise RuntimeError(f"the sandbox {args[0]} did not start")
-
-
-def _peak_mb() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
 def _xero_pages(store: Any, connection_id: int) -> dict[str, int]:
@@ -472,12 +461,6 @@ def run(args: argparse.Namespace) -> None:
             work.rmdir()
         else:
             print(f"\nKept {work}")
-
-
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
-    for row in (header, *rows):
-        print("  " + "  ".join(str(v).rjust(w) for v, w in zip(row, widths, strict=True)))
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 import httpx
 import pytest
 
+from learnerledger.status import collect_status
 from learnerledger.store import cursors, history, links
 from learnerledger.store import resync as held_store
 from resync.conftest import World, as_json, day
@@ -54,9 +55,7 @@ def test_the_first_resync_covers_a_year_before_the_connection_and_a_rerun_costs_
     assert held[draft["InvoiceID"]]["Status"] == "DRAFT"
     assert world.calls() == {"PUT /invoices/{id}": 2}  # one write per document, no reads
     assert report.xero_calls == 5  # contacts and four document streams, one page each
-    assert report.message.startswith(
-        f"Resync for {world.sandbox.sandbox.store.organisations()[0].name!r}"
-    )
+    assert report.message.startswith(f"Resync for {world.xero.connection.name!r}")
 
     world.reset_calls()
     again = world.resync()
@@ -68,6 +67,7 @@ def test_the_first_resync_covers_a_year_before_the_connection_and_a_rerun_costs_
     assert run is not None
     assert run.status == "succeeded"
     assert run.counts["unchanged"] == 2
+    assert collect_status(world.store, world.xero.config)["counts"]["documents_resynced"] == 2
 
 
 def allocate(world: World, collection: str, credit_id: str, invoice_id: str, amount: str) -> None:

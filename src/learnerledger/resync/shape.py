@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
@@ -320,16 +320,16 @@ def outstanding(status: str | None, amount_due: Decimal | None) -> Decimal:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, bool) or value is None or isinstance(value, str):
+    """A number as its value's text (``1250`` for ``1250.00``), anything else as it is."""
+    if isinstance(value, bool) or not isinstance(value, int | Decimal | float):
         return value
-    if isinstance(value, int | Decimal | float):
-        number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
-        return format(number.normalize(), "f") if number else "0"
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, Iterable):
-        return [_plain(v) for v in value]
-    return str(value)
+    number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    return format(number.normalize(), "f") if number else "0"
+
+
+def _row(item: Any, fields: tuple[str, ...]) -> dict[str, Any]:
+    item = item if isinstance(item, Mapping) else {}
+    return {k: _plain(item.get(k)) for k in fields}
 
 
 def canonical(invoice: Mapping[str, Any]) -> str:
@@ -339,13 +339,15 @@ def canonical(invoice: Mapping[str, Any]) -> str:
     for field in INVOICE_FIELDS:
         value = invoice.get(field)
         if field == "LineItems":
-            value = [{k: (i or {}).get(k) for k in _LINE_FIELDS} for i in value or []]
+            value = [_row(i, _LINE_FIELDS) for i in value or []]
         elif field == "Payments":
-            value = [{k: (p or {}).get(k) for k in _PAYMENT_FIELDS} for p in value or []]
+            value = [_row(p, _PAYMENT_FIELDS) for p in value or []]
         elif field == "InvoiceId" and isinstance(value, str):
             value = value.lower()
+        else:
+            value = _plain(value)
         picked[field] = value
-    return json.dumps(_plain(picked), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(picked, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def digest(sms: str, ref_internal: str, invoice: Mapping[str, Any]) -> str:
