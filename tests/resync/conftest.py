@@ -19,10 +19,12 @@ import httpx
 import pytest
 
 from conftest import WISENET_KEY, ConnectedXero, WisenetSandbox, XeroSandbox
+from learnerledger.config import load_config
 from learnerledger.resync import ResyncReport, WisenetTarget, resync_documents
 from learnerledger.sandbox.xero import Limits
 from learnerledger.sources.wisenet import WisenetConnection, connect_wisenet, pull_learners
 from learnerledger.store import Store, links, load_secret_box
+from learnerledger.xero import connect_custom
 from sandbox_documents import Books, line
 
 ROOMY = Limits(minute=100_000, day=1_000_000)
@@ -191,9 +193,21 @@ def make_world(
     learnerledger uses) connected to the test store."""
     made: list[World] = []
 
-    def make(*, day: int = 100_000, **settings: Any) -> World:
+    def make(*, day: int = 100_000, store: Store | None = None, **settings: Any) -> World:
         sandbox: XeroSandbox = make_xero_sandbox(limits=ROOMY)
-        connected: ConnectedXero = connect_xero(sandbox, **settings)
+        if store is None:
+            connected: ConnectedXero = connect_xero(sandbox, **settings)
+        else:  # another store than the test's SQLite one (PostgreSQL)
+            home = tmp_path / "home"
+            config = load_config(overrides={"home": str(home), **settings}, environ={})
+            connection = connect_custom(
+                store,
+                load_secret_box(home),
+                client_id=sandbox.client_id,
+                client_secret=sandbox.client_secret,
+                base_url=sandbox.url,
+            )
+            connected = ConnectedXero(sandbox, store, config, connection)
         wisenet: WisenetSandbox = make_wisenet_sandbox(
             seed=None, day=day, keys=(WISENET_KEY, f"{READER_KEY}:full")
         )
@@ -208,6 +222,7 @@ def make_world(
     yield make
     for world in made:
         world.close()
+        world.xero.close()
 
 
 @pytest.fixture

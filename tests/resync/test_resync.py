@@ -6,6 +6,7 @@ v1 cannot hold, dry runs, refusals, ranges, and resyncing chosen learners."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -342,3 +343,24 @@ def test_resyncing_a_learner_puts_right_what_was_changed_in_wisenet(world: World
     assert world.invoices()[other["InvoiceID"]]["AmountDue"] == 10
     with pytest.raises(Exception, match="No learner has the RefInternal NOPE"):
         world.resync(learners=["NOPE"])
+
+
+def test_the_resync_runs_the_same_on_postgresql(make_world: Any, postgres_store: Any) -> None:
+    world: World = make_world(store=postgres_store)
+    ada, grace = world.add_learners("Ada Lovelace", "Grace Hopper")
+    invoice = world.invoice(ada, "1250.00")
+    world.invoice(grace, "10.00")
+    assert world.resync().counts()["written"] == 2
+    world.books.pay(invoice["InvoiceID"], "250.00", date=day(2))
+    answer = world.books.update(
+        "Invoices",
+        world.invoice(grace, "5.00", status="DRAFT")["InvoiceID"],
+        Contact={"ContactID": world.contacts[ada]},
+    )
+    assert answer.status_code == 200, answer.text
+    world.reset_calls()
+    report = world.resync()
+    assert (report.counts()["written"], report.updated, report.unchanged) == (1, 1, 1)
+    assert world.calls() == {"PUT /invoices/{id}": 2}
+    assert world.invoices()[invoice["InvoiceID"]]["AmountDue"] == 1000
+    assert world.resync().unchanged == 3
