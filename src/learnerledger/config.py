@@ -209,6 +209,13 @@ SETTINGS: tuple[Setting, ...] = (
         int,
     ),
     Setting(
+        "wisenet_day_limit",
+        1000,
+        "Calls per day the Wisenet API key's plan allows (1,000 on the Basic plan, 10,000 on "
+        "Full). A resync stops before going over it and carries on after 00:00 UTC.",
+        int,
+    ),
+    Setting(
         "contact_name_template",
         "{FirstName} {LastName} {RefInternal}",
         "The Name each learner's Xero contact gets. Placeholders: {FirstName}, {LastName}, "

@@ -24,6 +24,7 @@ from learnerledger.store import (
     history,
     links,
     mirror,
+    resync,
 )
 from learnerledger.store.learners import count_learners
 from learnerledger.xero.connections import list_connections
@@ -35,17 +36,13 @@ __all__ = ["COUNTERS", "collect_status", "format_status"]
 Counter = Callable[[Connection], int]
 
 
-def _not_yet(conn: Connection) -> int:
-    return 0
-
-
 def _documents(kind: str) -> Counter:
     return lambda conn: mirror.count_documents(conn, kind)
 
 
 # Every integer of ``counts``, in the order shown, each read through the repository of its
-# table. ``documents_resynced`` belongs to the resync job, which replaces the entry with a
-# counter of its own. ``linked`` counts learners with their own contact; ``duplicates_open``
+# table. ``documents_resynced`` counts the documents the resync has written to the SMS (and
+# not removed since). ``linked`` counts learners with their own contact; ``duplicates_open``
 # the pairs found that no one has decided yet.
 COUNTERS: dict[str, Counter] = {
     "learners": lambda conn: count_learners(conn).learners,
@@ -59,7 +56,7 @@ COUNTERS: dict[str, Counter] = {
     "payments": _documents("payment"),
     "prepayments": _documents("prepayment"),
     "overpayments": _documents("overpayment"),
-    "documents_resynced": _not_yet,
+    "documents_resynced": lambda conn: resync.count_resynced(conn),
     "records_unreadable": lambda conn: mirror.count_rejects(conn),
 }
 

@@ -17,10 +17,13 @@ from learnerledger.cli.check import check
 from learnerledger.cli.connect import connect
 from learnerledger.cli.demo import demo
 from learnerledger.cli.duplicates import duplicates
+from learnerledger.cli.export import export
 from learnerledger.cli.learners import import_group
 from learnerledger.cli.options import global_options
 from learnerledger.cli.pull import pull
 from learnerledger.cli.render import EXIT_PAUSED, Group
+from learnerledger.cli.report import report_group
+from learnerledger.cli.resync import resync
 from learnerledger.cli.status import status
 from learnerledger.cli.sync import sync
 from learnerledger.cli.template import template
@@ -46,6 +49,9 @@ for _command in (
     duplicates,
     check,
     template,
+    resync,
+    report_group,
+    export,
     demo,
 ):
     main.add_command(_command)

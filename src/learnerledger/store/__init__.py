@@ -17,6 +17,7 @@ from learnerledger.store import learners as learners
 from learnerledger.store import leases as leases
 from learnerledger.store import links as links
 from learnerledger.store import mirror as mirror
+from learnerledger.store import resync as resync
 from learnerledger.store import sync_tables as sync_tables  # registers the sync tables
 from learnerledger.store import xero_tables as xero_tables  # registers the Xero tables
 from learnerledger.store.db import Connection, Store, open_store
@@ -40,4 +41,5 @@ __all__ = [
     "metadata",
     "mirror",
     "open_store",
+    "resync",
 ]

@@ -14,6 +14,7 @@ from learnerledger.store.tables import connections
 
 __all__ = [
     "ConnectionRow",
+    "connected_utc",
     "get_connection",
     "list_connections",
     "save_connection",
@@ -64,6 +65,17 @@ def get_connection(store: Store, connection_id: int) -> ConnectionRow | None:
     with store.read() as conn:
         row = conn.execute(sa.select(connections).where(connections.c.id == connection_id)).first()
     return None if row is None else _row(row)
+
+
+def connected_utc(store: Store, connection_id: int) -> datetime | None:
+    """When the connection was first made (connecting again keeps it)."""
+    with store.read() as conn:
+        value = conn.execute(
+            sa.select(connections.c.created_utc).where(connections.c.id == connection_id)
+        ).scalar_one_or_none()
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)  # SQLite hands back naive datetimes, stored as UTC
+    return value if isinstance(value, datetime) else None
 
 
 def save_connection(

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from learnerledger.store._reading import StoreOrConnection, reading
 from learnerledger.store.sync_tables import contact_links
 
-__all__ = ["count_linked", "link_contact", "load_links"]
+__all__ = ["count_linked", "link_absorbed", "link_contact", "load_contact_learners", "load_links"]
 
 
 def load_links(
@@ -69,6 +69,44 @@ def link_contact(
             updated_utc=now,
         )
     )
+
+
+def link_absorbed(conn: Connection, connection_id: int, ref_internal: str, contact_id: str) -> None:
+    """Record ``contact_id`` as a legacy contact absorbed into the learner ``ref_internal``
+    (adopted or merged): its documents are the learner's (replacing any earlier link of it)."""
+    now = datetime.now(UTC)
+    conn.execute(
+        contact_links.delete().where(
+            contact_links.c.connection_id == connection_id,
+            contact_links.c.contact_id == contact_id,
+        )
+    )
+    conn.execute(
+        contact_links.insert().values(
+            connection_id=connection_id,
+            ref_internal=ref_internal,
+            contact_id=contact_id,
+            role="absorbed",
+            mapped_hash=None,
+            contact_updated_ms=None,
+            created_utc=now,
+            updated_utc=now,
+        )
+    )
+
+
+def load_contact_learners(
+    source: StoreOrConnection, connection_id: int
+) -> dict[str, tuple[str, str]]:
+    """ContactID -> (RefInternal, role) of every linked contact: the learners' own contacts
+    (``learner``) and the legacy contacts absorbed into them (``absorbed``)."""
+    with reading(source) as conn:
+        rows = conn.execute(
+            sa.select(
+                contact_links.c.contact_id, contact_links.c.ref_internal, contact_links.c.role
+            ).where(contact_links.c.connection_id == connection_id)
+        )
+        return {str(c): (str(ref), str(role)) for c, ref, role in rows}
 
 
 def count_linked(source: StoreOrConnection, *, role: str = "learner") -> int:

@@ -12,7 +12,7 @@ decimal text: SQLite has no exact decimal type, and a float would lose cents).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date as _Day
 from decimal import Decimal
@@ -39,6 +39,7 @@ __all__ = [
     "count_documents",
     "count_rejects",
     "counts",
+    "iter_documents",
     "list_rejects",
     "load_contact_index",
     "load_documents",
@@ -466,6 +467,41 @@ def load_documents(
     query = query.order_by(xero_documents.c.kind, xero_documents.c.document_id)
     with reading(source) as conn:
         return [_document(r) for r in conn.execute(query)]
+
+
+def iter_documents(
+    source: StoreOrConnection,
+    connection_id: int,
+    *,
+    kinds: Sequence[str],
+    batch: int = 1000,
+) -> Iterator[list[MirroredDocument]]:
+    """The organisation's mirrored documents of ``kinds``, ``batch`` at a time (by kind, then
+    id), so that a large organisation is read without holding all of it at once."""
+    unknown = set(kinds) - set(DOCUMENT_KINDS)
+    if unknown:
+        raise ValueError(f"unknown document kinds: {', '.join(sorted(unknown))}")
+    for kind in kinds:
+        after = ""
+        while True:
+            query = (
+                sa.select(xero_documents)
+                .where(
+                    xero_documents.c.connection_id == connection_id,
+                    xero_documents.c.kind == kind,
+                    xero_documents.c.document_id > after,
+                )
+                .order_by(xero_documents.c.document_id)
+                .limit(batch)
+            )
+            with reading(source) as conn:
+                found = [_document(r) for r in conn.execute(query)]
+            if not found:
+                break
+            yield found
+            after = found[-1].document_id
+            if len(found) < batch:
+                break
 
 
 # -- counting -----------------------------------------------------------------------------------

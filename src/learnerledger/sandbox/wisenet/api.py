@@ -2,7 +2,9 @@
 
 A call is answered in this order: the path and method (404/405), the ``x-api-key`` header
 (403), the usage limits (429), the JSON body (400/415), and only then the endpoint. Every
-call is counted per endpoint (``/sandbox/calls``), so benchmarks can report calls made.
+call is counted per endpoint (``/sandbox/calls``), so benchmarks can report calls made. A
+``hold`` fault (``/sandbox/faults``) stops a chosen call before the endpoint runs, until a
+test releases it to carry on or to be dropped undone.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from learnerledger.sandbox.wisenet.wire import (
     json_response,
     not_found,
 )
+from learnerledger.sandbox.xero.faults import Faults
 
 __all__ = ["Call", "WisenetApi", "invoice_item"]
 
@@ -74,10 +77,17 @@ Handler = Callable[[Call], Response]
 
 
 class WisenetApi:
-    def __init__(self, store: SandboxStore, clock: Clock, limiter: RateLimiter) -> None:
+    def __init__(
+        self,
+        store: SandboxStore,
+        clock: Clock,
+        limiter: RateLimiter,
+        faults: Faults | None = None,
+    ) -> None:
         self.store = store
         self.clock = clock
         self.limiter = limiter
+        self.faults = faults or Faults()
         routes: list[tuple[str, dict[str, Handler]]] = [
             ("learnersAU", {"GET": self.list_learners, "POST": self.create_learners}),
             ("learnersAU/list", {"GET": self.list_learner_basics}),
@@ -145,10 +155,15 @@ class WisenetApi:
             content_type=request.headers.get("content-type", ""),
             now_ms=self.clock.now_ms(),
         )
-        try:
-            return handler(call)
-        except ApiError as exc:
-            return exc.response
+        if any(rule.kind == "hold" for rule in self.faults.fire(method, "/" + path)):
+            async with self.faults.holding(method, "/" + path) as then:
+                if then == "drop":
+                    return json_response(
+                        {"Message": "The sandbox dropped this call undone (a released hold)."},
+                        503,
+                    )
+                return _run(handler, call)
+        return _run(handler, call)
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -329,7 +344,8 @@ class WisenetApi:
     def list_invoices(self, call: Call) -> Response:
         q = Query()
         q.identifier("learner_id", call.param("learnerIdFilter"), "learnerIdFilter")
-        rows = self._page(call, "SELECT data FROM invoices", q, "seq")
+        # Ordered by the primary id, InvoiceId, as every list is (contract §1.5).
+        rows = self._page(call, "SELECT data FROM invoices", q, "invoice_id")
         return json_response([invoice_item(json.loads(r["data"])) for r in rows])
 
     def _invoice_row(self, invoice_id: str) -> dict[str, Any] | None:
@@ -643,6 +659,13 @@ class WisenetApi:
         skip, take = paging(call.params)
         rows = model.ENTITIES[skip : skip + take]
         return json_response([{"Data": row, "Relationships": {}} for row in rows])
+
+
+def _run(handler: Handler, call: Call) -> Response:
+    try:
+        return handler(call)
+    except ApiError as exc:
+        return exc.response
 
 
 def _fold(value: str | None) -> str | None:

@@ -2,7 +2,11 @@
 
 The controls are the sandbox's own (not Wisenet's) and need no key: ``/sandbox/clock`` moves
 time forward, ``/sandbox/limits`` shows a key's day usage and can refuse the next calls with
-429, ``/sandbox/calls`` counts calls per endpoint (``DELETE`` resets the counts).
+429, ``/sandbox/calls`` counts calls per endpoint (``DELETE`` resets the counts), and
+``/sandbox/faults`` holds chosen calls in flight (``{"rules": [{"kind": "hold", "count": 1,
+"skip": 2, "method": "PUT", "path": "invoices"}]}``) until ``/sandbox/faults/release``
+(``{"then": "answer"}`` carries them out, ``{"then": "drop"}`` never does);
+``/sandbox/faults/held`` waits until they are held.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -27,8 +32,11 @@ from learnerledger.sandbox.wisenet.ratelimit import (
 )
 from learnerledger.sandbox.wisenet.store import PLANS, SandboxStore
 from learnerledger.sandbox.wisenet.wire import json_response
+from learnerledger.sandbox.xero.faults import THEN, Faults, parse_rules
 
 __all__ = ["Sandbox", "create_app", "parse_key", "prepare_keys"]
+
+_MAX_HOLD_WAIT = 120.0
 
 
 @dataclass
@@ -39,6 +47,7 @@ class Sandbox:
     clock: Clock
     limiter: RateLimiter
     api: WisenetApi
+    faults: Faults
 
 
 def parse_key(value: str) -> tuple[str, int | None]:
@@ -72,12 +81,13 @@ def create_app(
 ) -> Starlette:
     clock = clock or Clock()
     limiter = RateLimiter(limits or Limits(), clock)
-    api = WisenetApi(store, clock, limiter)
+    faults = Faults()
+    api = WisenetApi(store, clock, limiter, faults)
 
     async def root(_: Request) -> Response:
         return PlainTextResponse(
             "learnerledger Wisenet sandbox. API: /v1 (x-api-key), controls: /sandbox/clock, "
-            "/sandbox/limits, /sandbox/calls\n"
+            "/sandbox/limits, /sandbox/calls, /sandbox/faults\n"
         )
 
     async def clock_endpoint(request: Request) -> Response:
@@ -125,15 +135,62 @@ def create_app(
         calls = store.calls()
         return json_response({"total": sum(calls.values()), "by_endpoint": calls})
 
+    async def faults_endpoint(request: Request) -> Response:
+        if request.method == "DELETE":
+            faults.clear()
+        elif request.method == "POST":
+            try:
+                rules = parse_rules(json.loads(await request.body() or b"{}"))
+            except ValueError as exc:
+                return json_response({"Message": str(exc)}, 400)
+            if any(rule.kind != "hold" for rule in rules):
+                return json_response(
+                    {
+                        "Message": "The Wisenet sandbox holds calls only (kind hold); "
+                        "/sandbox/limits refuses calls with 429."
+                    },
+                    400,
+                )
+            faults.set(rules)
+        return json_response({"rules": faults.describe()})
+
+    async def held_endpoint(request: Request) -> Response:
+        try:
+            wanted = int(request.query_params.get("count", 1))
+            timeout = float(request.query_params.get("timeout", 30))
+        except ValueError:
+            return json_response({"Message": "count and timeout must be numbers."}, 400)
+        if wanted < 0 or not 0 <= timeout <= _MAX_HOLD_WAIT:
+            return json_response(
+                {"Message": f"count must be 0 or more, timeout 0 to {_MAX_HOLD_WAIT} seconds."},
+                400,
+            )
+        reached = await run_in_threadpool(faults.wait_held, wanted, timeout)
+        held = faults.held()
+        if not reached:
+            return json_response(
+                {"Message": f"{wanted} held calls were waited for; {len(held)} are held."}, 408
+            )
+        return json_response({"held": held})
+
+    async def release_endpoint(request: Request) -> Response:
+        then = str((await _body(request)).get("then", "answer"))
+        if then not in THEN:
+            return json_response({"Message": 'Send {"then": "answer"} or {"then": "drop"}.'}, 400)
+        return json_response({"released": await faults.release(then)})
+
     routes = [
         Route("/", root),
         Route("/v1/{path:path}", api.handle, methods=["GET", "PUT", "POST", "PATCH", "DELETE"]),
         Route("/sandbox/clock", clock_endpoint, methods=["GET", "POST"]),
         Route("/sandbox/limits", limits_endpoint, methods=["GET", "POST"]),
         Route("/sandbox/calls", calls_endpoint, methods=["GET", "DELETE"]),
+        Route("/sandbox/faults", faults_endpoint, methods=["GET", "POST", "DELETE"]),
+        Route("/sandbox/faults/held", held_endpoint, methods=["GET"]),
+        Route("/sandbox/faults/release", release_endpoint, methods=["POST"]),
     ]
     app = Starlette(routes=routes)
-    app.state.sandbox = Sandbox(store, clock, limiter, api)
+    app.state.sandbox = Sandbox(store, clock, limiter, api, faults)
     return app
 
 

@@ -59,6 +59,7 @@ CREATE TABLE IF NOT EXISTS invoices (
     data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS invoices_learner ON invoices (learner_id, seq);
+CREATE INDEX IF NOT EXISTS invoices_learner_id ON invoices (learner_id, invoice_id);
 CREATE TABLE IF NOT EXISTS workplaces (
     workplace_id INTEGER PRIMARY KEY,
     code TEXT NOT NULL DEFAULT '',

@@ -1,21 +1,24 @@
-"""The Wisenet API v1 client: paced and retried GETs with the API key.
+"""The Wisenet API v1 client: paced and retried calls with the API key.
 
 The API is described in ../shared/contracts/wisenet-api-v1.md (our research contract). What
 the client relies on, and nothing more: ``x-api-key`` auth; lists are bare JSON arrays of
 ``{Data, Relationships}`` items, paged with ``skip``/``take`` (at most 1000) and ordered by id;
-any 429 means "back off". Error bodies are kept as opaque text.
+any 429 means "back off". Error bodies are kept as opaque text. Invoices (contract §3) are
+read, written (``PUT /invoices/{id}``, an upsert keyed by the Xero InvoiceID) and removed.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -35,6 +38,7 @@ __all__ = [
     "WisenetClient",
     "check_base_url",
     "describe_request",
+    "invoice_body",
     "open_client",
 ]
 
@@ -100,7 +104,7 @@ def _next_midnight_utc(now: datetime) -> datetime:
 
 
 class WisenetClient:
-    """GETs against one Wisenet API base URL, paced under the per-second limit.
+    """Calls to one Wisenet API base URL, paced under the per-second limit.
 
     A 429 is answered by backing off (``backoff`` seconds, one after another); if every
     backoff is met by another 429, the day quota is taken to be spent and
@@ -138,14 +142,31 @@ class WisenetClient:
         self.close()
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> httpx.Response:
-        request = describe_request(path, params)
+        return self._send("GET", path, params=params)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: bytes | None = None,
+        missing_ok: bool = False,
+    ) -> httpx.Response:
+        """One call, paced, retried and checked. Writes are retried like reads: Wisenet's PUT
+        replaces the record and DELETE removes it, so sending either twice does no harm.
+        ``missing_ok``: a 404 is an answer, not an error."""
+        request = describe_request(path, params, method)
         backoffs = iter(self.backoff)
         failures = 0
+        headers = {"Content-Type": "application/json"} if body is not None else None
         while True:
             self._pacer.wait()
             self.calls += 1
             try:
-                response = self.http.get(path, params=dict(params or {}))
+                response = self.http.request(
+                    method, path, params=dict(params or {}), content=body, headers=headers
+                )
             except httpx.TransportError as exc:
                 failures += 1
                 if failures > self.retries:
@@ -188,6 +209,8 @@ class WisenetClient:
                     status=response.status_code,
                     body=response.text[:_RESPONSE_TEXT],
                 )
+            if response.status_code == 404 and missing_ok:
+                return response
             if response.status_code >= 400:
                 raise WisenetError(
                     f"Wisenet answered {response.status_code} to {request}: "
@@ -236,6 +259,63 @@ class WisenetClient:
                 server_date = None
         return Page(items, server_date)
 
+    # -- invoices (contract §3) ----------------------------------------------------------------
+
+    def put_invoice(self, invoice_id: str, invoice: Mapping[str, Any]) -> dict[str, Any]:
+        """Create or replace the invoice ``invoice_id`` (``PUT /invoices/{id}``, an upsert);
+        Wisenet's answer (``InvoiceItem.Data``). A refusal (400) is a WisenetError with the
+        status and Wisenet's body."""
+        response = self._send("PUT", _invoice_path(invoice_id), body=invoice_body(invoice))
+        return _data(self._json(response, f"PUT /invoices/{invoice_id}"))
+
+    def delete_invoice(self, invoice_id: str) -> bool:
+        """Remove the invoice; False when Wisenet did not hold it (nothing to remove)."""
+        response = self._send("DELETE", _invoice_path(invoice_id), missing_ok=True)
+        return response.status_code != 404
+
+    def get_invoice(self, invoice_id: str) -> dict[str, Any] | None:
+        """The invoice as Wisenet holds it (``Data``, amounts as Decimal), or None."""
+        response = self._send("GET", _invoice_path(invoice_id), missing_ok=True)
+        if response.status_code == 404:
+            return None
+        return _data(self._json(response, f"GET /invoices/{invoice_id}"))
+
+    def iter_invoices(self, *, learner_id: int | None = None) -> Iterator[list[dict[str, Any]]]:
+        """Every invoice Wisenet holds (of one learner), a page of up to 1000 at a time."""
+        skip = 0
+        while True:
+            params: dict[str, Any] = {}
+            if learner_id is not None:
+                params["learnerIdFilter"] = str(learner_id)
+            params |= {"skip": skip, "take": PAGE_SIZE}
+            response = self.get("/invoices", params)
+            items = self._json(response, describe_request("/invoices", params))
+            if not isinstance(items, list):
+                raise WisenetError(
+                    "Wisenet's answer to GET /invoices is not a JSON list.",
+                    fix="Check the connection's base URL: it must end in /v1.",
+                    request=describe_request("/invoices", params),
+                    status=response.status_code,
+                    body=response.text[:_RESPONSE_TEXT],
+                )
+            yield [_data(item) for item in items]
+            if len(items) < PAGE_SIZE:
+                return
+            skip += len(items)
+
+    @staticmethod
+    def _json(response: httpx.Response, request: str) -> Any:
+        try:
+            return json.loads(response.content, parse_float=Decimal)
+        except ValueError:
+            raise WisenetError(
+                f"Wisenet's answer to {request} is not JSON.",
+                fix="Check the connection's base URL: it must end in /v1.",
+                request=request,
+                status=response.status_code,
+                body=response.text[:_RESPONSE_TEXT],
+            ) from None
+
     def combo(self, name: str) -> list[dict[str, Any]]:
         """A lookup list (``/combos/states``...) as its ``Data`` rows."""
         items = self.get_json(f"/combos/{name}")
@@ -247,9 +327,43 @@ class WisenetClient:
         return rows
 
 
-def describe_request(path: str, params: Mapping[str, Any] | None) -> str:
+def describe_request(path: str, params: Mapping[str, Any] | None, method: str = "GET") -> str:
     query = "&".join(f"{k}={v}" for k, v in (params or {}).items())
-    return f"GET {path}" + (f"?{query}" if query else "")
+    return f"{method} {path}" + (f"?{query}" if query else "")
+
+
+def _money(value: Any) -> Any:
+    """Wisenet's money fields are doubles: a Decimal goes out as the JSON number with the same
+    digits (up to 15 significant digits, which a double holds exactly)."""
+    if isinstance(value, Decimal):
+        if not value.is_finite() or len(value.as_tuple().digits) > 15:
+            raise SourceError(
+                f"The amount {value} cannot be sent to Wisenet: it holds 15 digits at most.",
+                fix="Correct the amount in Xero.",
+            )
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"{value!r} cannot be written as JSON")
+
+
+def invoice_body(invoice: Mapping[str, Any]) -> bytes:
+    """An ``Invoice`` as the JSON Wisenet takes (amounts as numbers)."""
+    return json.dumps(invoice, default=_money, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _invoice_path(invoice_id: str) -> str:
+    return "/invoices/" + quote(invoice_id, safe="")
+
+
+def _data(item: Any) -> dict[str, Any]:
+    """The record of a ``{Data, Relationships}`` item (a bare record is taken as it is)."""
+    if isinstance(item, dict):
+        data = item.get("Data", item)
+        if isinstance(data, dict):
+            return data
+    raise WisenetError(
+        "Wisenet sent an invoice that is not a JSON object.",
+        fix="Check the connection's base URL: it must end in /v1.",
+    )
 
 
 def check_base_url(base_url: str) -> str:
