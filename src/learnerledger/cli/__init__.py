@@ -20,8 +20,10 @@ from learnerledger.cli.learners import import_group
 from learnerledger.cli.options import global_options
 from learnerledger.cli.pull import pull
 from learnerledger.cli.render import EXIT_PAUSED, Group
+from learnerledger.cli.serve import serve
 from learnerledger.cli.status import status
 from learnerledger.cli.sync import sync
+from learnerledger.cli.users import users
 from learnerledger.sandbox.commands import sandbox
 
 __all__ = ["EXIT_PAUSED", "main"]
@@ -34,7 +36,18 @@ def main(**options: Any) -> None:
     """learnerledger keeps a student management system and Xero in step."""
 
 
-for _command in (sandbox, connect, pull, status, import_group, sync, duplicates, demo):
+for _command in (
+    sandbox,
+    connect,
+    pull,
+    status,
+    import_group,
+    sync,
+    duplicates,
+    users,
+    serve,
+    demo,
+):
     main.add_command(_command)
 
 
