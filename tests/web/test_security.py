@@ -4,8 +4,6 @@ what they claim; the session cookie is HttpOnly and SameSite; repeated failures 
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 import pytest
 from starlette.routing import Mount, Route
@@ -269,5 +267,3 @@ def test_a_short_password_or_an_unknown_role_is_refused(store: Store) -> None:
         Users(store).add("dee", "viewer", "short")
     with pytest.raises(LearnerLedgerError, match="no role"):
         Users(store).add("dee", "owner", "long enough pw")
-
-

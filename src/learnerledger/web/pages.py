@@ -312,8 +312,12 @@ def connect_xero_oauth(request: Request, form: FormData | None) -> Response:
 def _take_consent(request: Request, key: str) -> dict[str, Any]:
     app = request.app
     with app.state.consents_lock:
-        pending: dict[str, Any] | None = app.state.consents.pop(key, None)
-    if pending is None or pending["session"] != request.state.session.key:
+        pending: dict[str, Any] | None = app.state.consents.get(key)
+        if pending is not None and pending["session"] == request.state.session.key:
+            app.state.consents.pop(key)  # an answer is used once
+        else:
+            pending = None
+    if pending is None:
         raise LearnerLedgerError(
             "This answer from Xero does not belong to a connection started here.",
             fix="Start again with Connect Xero on this page; do not reuse an old link.",
