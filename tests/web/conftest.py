@@ -67,9 +67,16 @@ class Web:
         return client
 
     def post(self, client: httpx.Client, page: str, action: str, **data: Any) -> httpx.Response:
-        """Send a form of ``page`` to ``action`` with the session's CSRF token."""
-        token = csrf_of(client.get(page).text)
-        return client.post(action, data={CSRF_FIELD: token, **data})
+        """Send the form of ``page`` whose action is ``action``, with the CSRF token that form
+        carries, and ``data`` for its fields."""
+        text = client.get(page).text
+        form = re.search(
+            rf'<form [^>]*action="{re.escape(action)}"[^>]*>\s*'
+            r'<input type="hidden" name="(csrf[^"]*)" value="([^"]*)">',
+            text,
+        )
+        assert form, f"{page} has no form sending to {action}"
+        return client.post(action, data={form.group(1): form.group(2), **data})
 
     def close(self) -> None:
         for client in self._clients:

@@ -17,8 +17,9 @@ from conftest import OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, PKCE_CLIENT_ID, XeroS
 from learnerledger.domain.learner import Address
 from learnerledger.jobs import Job
 from learnerledger.store import Store, connections, history, load_secret_box
+from learnerledger.web import CSRF_FIELD
 from sync.test_sync_learners import ROOMY, make_learner, put_learners, xero_contacts
-from web.conftest import ADMIN, VIEWER, Web
+from web.conftest import ADMIN, VIEWER, Web, csrf_of
 
 STREET = {
     "AddressType": "STREET",
@@ -92,7 +93,7 @@ def test_connect_sync_and_see_each_learners_link_state(
     admin = web.sign_in(ADMIN)
     assert "Xero is not connected." in admin.get("/").text
     connect_custom(web, admin, sandbox)
-    answer = web.post(admin, "/", "/jobs", job="sync learners")
+    answer = web.post(admin, "/learners", "/jobs", job="sync learners")
     assert answer.headers["location"] == "/history"
     task = wait_for_task(web)
     assert task.status == "succeeded", task.message
@@ -137,7 +138,7 @@ def test_a_conflict_shows_on_the_learner_with_how_to_fix_it(
     put_learners(store, make_learner("DAU0000009"))
     admin = web.sign_in(ADMIN)
     connect_custom(web, admin, sandbox)
-    web.post(admin, "/", "/jobs", job="sync learners")
+    web.post(admin, "/learners", "/jobs", job="sync learners")
     assert wait_for_task(web).status == "succeeded"
     conflicts = admin.get("/api/learners", params={"state": "conflict"}).json()
     assert [x["ref_internal"] for x in conflicts["learners"]] == ["DAU0000009"]
@@ -232,8 +233,12 @@ def test_wisenet_connects_with_its_key_and_a_wrong_key_says_so(
     assert admin.get("/api/learners").json()["total"] > 0
     [row] = connections.list_connections(store, "wisenet")
     web.post(admin, "/settings", f"/settings/connections/{row.id}/disconnect")
-    assert "Disconnected" in admin.get("/settings").text
-    refused = web.post(admin, "/settings", "/jobs", job="pull learners")
+    settings = admin.get("/settings").text
+    assert "Disconnected" in settings
+    assert "Pull learners now" not in settings
+    # A form sent from a page opened before the disconnect.
+    token = csrf_of(settings)
+    refused = admin.post("/jobs", data={CSRF_FIELD: token, "job": "pull learners"})
     assert refused.status_code == 303
     assert "Wisenet is not connected" in admin.get("/history").text
 
@@ -246,9 +251,9 @@ def test_a_job_already_running_is_refused_naming_the_run(
     connect_custom(web, admin, sandbox)
     [row] = connections.list_connections(store, "xero")
     with Job(store, "sync learners", connection_id=row.id, organisation=row.name) as running:
-        refused = web.post(admin, "/", "/jobs", job="sync learners")
+        refused = web.post(admin, "/learners", "/jobs", job="sync learners")
         assert refused.status_code == 303
-        page = admin.get("/").text
+        page = admin.get("/learners").text
         assert f"sync learners for {row.name!r}".replace("'", "&#39;") in page
         assert f"is already running (run #{running.run_id}" in page
         resync = web.post(admin, "/settings", "/settings/resync", what="learners", org=str(row.id))
@@ -266,13 +271,13 @@ def test_a_job_goes_on_when_the_browser_leaves_and_a_second_start_waits_for_it(
     connect_custom(web, admin, sandbox)
     hold = {"kind": "hold", "count": 1, "method": "PUT", "path": "Contacts"}
     _fault(sandbox, rules=[hold])
-    web.post(admin, "/", "/jobs", job="sync learners")
+    web.post(admin, "/learners", "/jobs", job="sync learners")
     _fault(sandbox, "/held", count=1)  # the job's write is in flight
     task = web.jobs.tasks()[0]
     assert task.status == "running"
     again = web.sign_in(ADMIN)
-    web.post(again, "/", "/jobs", job="sync learners")
-    refusal = again.get("/").text  # the form's page, with the notice
+    web.post(again, "/learners", "/jobs", job="sync learners")
+    refusal = again.get("/learners").text  # the form's page, with the notice
     assert "Sync learners to Xero" in refusal
     assert "is already running" in refusal
     running = again.get("/api/runs", params={"status": "running"}).json()["runs"]

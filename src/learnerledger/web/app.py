@@ -63,14 +63,16 @@ async def login(request: Request) -> Response:
     if request.method == "GET":
         if request.state.session is not None:
             return RedirectResponse(_safe_next(request.query_params.get("next")), 303)
-        return _loginrender(request, "", secrets.token_urlsafe(32))
+        # The same token while the form is open in several tabs (or a favicon was fetched).
+        kept = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+        return _login_page(request, "", kept if len(kept) >= 32 else secrets.token_urlsafe(32))
     form = await request.form()
     name = str(form.get("username") or "")
     password = str(form.get("password") or "")
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     given = form.get(CSRF_FIELD)
     if not expected or not same_secret(given if isinstance(given, str) else None, expected):
-        return _loginrender(
+        return _login_page(
             request,
             "The sign-in form expired. Please sign in again.",
             secrets.token_urlsafe(32),
@@ -81,7 +83,7 @@ async def login(request: Request) -> Response:
         user = await run_in_threadpool(users.sign_in, name, password)
     except SignInRefused as exc:
         log.info("sign-in refused for %r", name[:100])
-        return _loginrender(
+        return _login_page(
             request, str(exc), secrets.token_urlsafe(32), status_code=401, name=name
         )
     cookie, _ = await run_in_threadpool(users.open_session, user)
@@ -100,7 +102,7 @@ async def login(request: Request) -> Response:
     return response
 
 
-def _loginrender(
+def _login_page(
     request: Request, error: str, csrf: str, *, status_code: int = 200, name: str = ""
 ) -> Response:
     response = render(
