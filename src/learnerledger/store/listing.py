@@ -94,7 +94,7 @@ def _state(connection_id: int | None, conflicts: Collection[str]) -> Any:
     return sa.case(*whens, else_="ready")
 
 
-def _joined(connection_id: int | None) -> Any:
+def _joined(connection_id: int | None, *, contacts: bool = True) -> Any:
     link_on = sa.and_(
         contact_links.c.ref_internal == learners.c.ref_internal,
         contact_links.c.role == "learner",
@@ -104,7 +104,8 @@ def _joined(connection_id: int | None) -> Any:
         xero_contacts.c.connection_id == contact_links.c.connection_id,
         xero_contacts.c.contact_id == contact_links.c.contact_id,
     )
-    return learners.outerjoin(contact_links, link_on).outerjoin(xero_contacts, contact_on)
+    linked = learners.outerjoin(contact_links, link_on)
+    return linked.outerjoin(xero_contacts, contact_on) if contacts else linked
 
 
 def _search(query: str) -> list[Any]:
@@ -163,7 +164,9 @@ def page_learners(
         .offset(max(0, offset))
         .limit(max(1, limit))
     )
-    total_query = sa.select(sa.func.count()).select_from(joined).where(*where)
+    # Counting needs the link (for the state), never the contact's name.
+    counted = _joined(connection_id, contacts=False) if state is not None else learners
+    total_query = sa.select(sa.func.count()).select_from(counted).where(*where)
     with reading(source) as conn:
         total = int(conn.execute(total_query).scalar_one())
         lines = [
