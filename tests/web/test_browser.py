@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from conftest import PKCE_CLIENT_ID, XeroSandbox
@@ -20,6 +19,7 @@ from learnerledger.store import duplicates
 from sync.test_sync_learners import ROOMY
 from web.browser import CHROMIUM, axe_source, axe_violations, launch, sign_in
 from web.conftest import ADMIN, VIEWER, Web
+from web.test_pages import _fault, connect_custom
 
 pytestmark = pytest.mark.slow
 
@@ -44,13 +44,6 @@ def browser() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def axe() -> str:
     return axe_source()
-
-
-def _fault(sandbox: XeroSandbox, action: str = "", **body: Any) -> Any:
-    url = f"{sandbox.url}/sandbox/faults{action}"
-    response = httpx.get(url, params=body) if action == "/held" else httpx.post(url, json=body)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def _accessible(page: Any, axe: str, seen: dict[str, list[str]]) -> None:
@@ -196,15 +189,7 @@ def test_a_viewer_cannot_apply_anything(
     from playwright.sync_api import expect
 
     sandbox: XeroSandbox = make_xero_sandbox(limits=ROOMY)
-    admin = web.sign_in(ADMIN)
-    web.post(
-        admin,
-        "/settings",
-        "/settings/xero/custom",
-        client_id=sandbox.client_id,
-        client_secret=sandbox.client_secret,
-        base_url=sandbox.url,
-    )
+    connect_custom(web, web.sign_in(ADMIN), sandbox)
     context = browser.new_context()
     page = context.new_page()
     expect.set_options(timeout=30_000)

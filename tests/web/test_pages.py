@@ -18,16 +18,9 @@ from learnerledger.domain.learner import Address
 from learnerledger.jobs import Job
 from learnerledger.store import Store, connections, history, load_secret_box
 from learnerledger.web import CSRF_FIELD
+from merge.test_duplicates import STREET
 from sync.test_sync_learners import ROOMY, make_learner, put_learners, xero_contacts
 from web.conftest import ADMIN, VIEWER, Web, csrf_of
-
-STREET = {
-    "AddressType": "STREET",
-    "AddressLine1": "14 Wattle Street",
-    "City": "Parramatta",
-    "Region": "NSW",
-    "PostalCode": "2150",
-}
 
 
 def connect_custom(web: Web, client: httpx.Client, sandbox: XeroSandbox) -> None:

@@ -267,3 +267,21 @@ def test_a_short_password_or_an_unknown_role_is_refused(store: Store) -> None:
         Users(store).add("dee", "viewer", "short")
     with pytest.raises(LearnerLedgerError, match="no role"):
         Users(store).add("dee", "owner", "long enough pw")
+
+
+def test_a_bug_shows_an_apology_not_a_traceback(
+    web: Web, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from learnerledger.web import views
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(views, "dashboard", broken)
+    client = web.sign_in(ADMIN)
+    answer = client.get("/")
+    assert answer.status_code == 500
+    assert "Something went wrong" in answer.text
+    assert "secret internals" not in answer.text
+    assert "Traceback" not in answer.text
+    assert any("GET / failed" in r.getMessage() for r in caplog.records)

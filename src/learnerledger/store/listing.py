@@ -16,7 +16,6 @@ Read only: nothing here writes (``store/learners.py`` and ``store/links.py`` do)
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,6 +26,7 @@ import sqlalchemy as sa
 from learnerledger.domain.mirror import MirroredContact
 from learnerledger.store._reading import StoreOrConnection, reading
 from learnerledger.store.learners import learners
+from learnerledger.store.mirror import _contact as mirror_row
 from learnerledger.store.sync_tables import contact_links
 from learnerledger.store.tables import connections
 from learnerledger.store.xero_tables import xero_contacts
@@ -229,13 +229,5 @@ def contacts_by_id(
                 )
             )
             for r in rows:
-                found[r.contact_id] = MirroredContact(
-                    contact_id=r.contact_id,
-                    name=r.name,
-                    contact_number=r.contact_number,
-                    status=r.status,
-                    merged_to=r.merged_to,
-                    updated_ms=int(r.updated_ms),
-                    data=json.loads(r.data),
-                )
+                found[r.contact_id] = mirror_row(r)
     return found

@@ -16,13 +16,6 @@ from learnerledger.web import views
 __all__ = ["routes"]
 
 
-def _int(value: str | None, default: int = 1) -> int:
-    try:
-        return int(value or default)
-    except ValueError:
-        return default
-
-
 def _org(request: Request) -> views.Organisation | None:
     return views.current_organisation(request.app.state.store, request.query_params.get("org"))
 
@@ -57,7 +50,7 @@ def learners(request: Request) -> Response:
             _org(request),
             query=q.get("q", "")[:200],
             state=q.get("state") or None,
-            page=_int(q.get("page")),
+            page=views.number(q.get("page")),
         )
     )
 
@@ -75,7 +68,7 @@ def duplicates(request: Request) -> Response:
             _org(request),
             status=q.get("status") or None,
             min_score=min_score,
-            page=_int(q.get("page")),
+            page=views.number(q.get("page")),
         )
     )
 
@@ -93,7 +86,7 @@ def documents(request: Request) -> Response:
             request.app.state.store,
             _org(request),
             kind=q.get("kind") or None,
-            page=_int(q.get("page")),
+            page=views.number(q.get("page")),
         )
     )
 
@@ -101,7 +94,7 @@ def documents(request: Request) -> Response:
 @_threaded
 def runs(request: Request) -> Response:
     q = request.query_params
-    page = _int(q.get("page"))
+    page = views.number(q.get("page"))
     found, total = history.list_runs(
         request.app.state.store,
         limit=50,

@@ -42,6 +42,7 @@ from learnerledger.web.frame import (
     page,
     render,
     secure,
+    server_error,
 )
 from learnerledger.web.jobs import BackgroundJobs
 
@@ -83,9 +84,7 @@ async def login(request: Request) -> Response:
         user = await run_in_threadpool(users.sign_in, name, password)
     except SignInRefused as exc:
         log.info("sign-in refused for %r", name[:100])
-        return _login_page(
-            request, str(exc), secrets.token_urlsafe(32), status_code=401, name=name
-        )
+        return _login_page(request, str(exc), secrets.token_urlsafe(32), status_code=401, name=name)
     cookie, _ = await run_in_threadpool(users.open_session, user)
     response = RedirectResponse(_safe_next(str(form.get("next") or "")), status_code=303)
     response.set_cookie(
@@ -156,7 +155,11 @@ def create_app(
         *api.routes(),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(Guard)])
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(Guard)],
+        exception_handlers={500: server_error},
+    )
     app.state.store = store
     app.state.config = config
     app.state.users = Users(store, clock=clock)

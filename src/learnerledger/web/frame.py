@@ -1,17 +1,10 @@
 """The page frame every page and API answer goes through: the navigation, the guard
 (sessions, tokens, roles), CSRF checks on forms, rendering with Jinja2, and notices.
 
-Every request but the sign-in page and the static assets needs a session (a cookie) or, for
-the API, a bearer token from ``learnerledger users token NAME``: without one, pages redirect
-to ``/login`` and the API answers 401. Every form carries its session's CSRF token, checked
-before anything is done; only admins may send a form at all (a viewer sees everything and
-changes nothing). The session cookie is HttpOnly and SameSite=Lax, and Secure whenever the
-request came over HTTPS (directly or through a proxy that says so).
-
-Handlers only parse input, call the library (``web/views.py`` for what pages show, the same
-functions as the CLI for what they do) and render; a
-:class:`~learnerledger.errors.LearnerLedgerError` becomes a notice on the page, never a
-traceback.
+A handler wrapped in :func:`page` gets the form already checked against its session's CSRF
+token and runs on a worker thread (the store and the APIs are synchronous); a
+:class:`~learnerledger.errors.LearnerLedgerError` it raises becomes a notice on the page the
+form came from, never a traceback.
 """
 
 from __future__ import annotations
@@ -48,6 +41,7 @@ __all__ = [
     "page",
     "render",
     "secure",
+    "server_error",
 ]
 
 log = logging.getLogger("learnerledger.web")
@@ -224,6 +218,19 @@ def render(
         **context,
     )
     return HTMLResponse(body, status_code=status_code)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    """A bug: logged with its traceback, shown as a plain apology (no traceback, no detail)."""
+    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    body = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Something went '
+        "wrong · learnerledger</title></head><body><main><h1>Something went wrong</h1><p>The "
+        "page could not be shown. Nothing you sent was lost; try again, and if it happens "
+        'again see the server\'s log.</p><p><a href="/">Back to the dashboard</a></p></main>'
+        "</body></html>"
+    )
+    return HTMLResponse(body, status_code=500)
 
 
 def back(request: Request, default: str) -> str:

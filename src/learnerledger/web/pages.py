@@ -31,13 +31,6 @@ def _text(form: FormData | None, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def _int(value: str | None, default: int = 1) -> int:
-    try:
-        return int(value or default)
-    except ValueError:
-        return default
-
-
 def _org(request: Request) -> views.Organisation | None:
     return views.current_organisation(request.app.state.store, request.query_params.get("org"))
 
@@ -74,7 +67,7 @@ def learners(request: Request, form: FormData | None) -> Response:
         org,
         query=q.get("q", "")[:200],
         state=q.get("state") or None,
-        page=_int(q.get("page")),
+        page=views.number(q.get("page")),
     )
     return render(request, "learners.html", {**data, "org": org, "title": "Learners"})
 
@@ -110,7 +103,11 @@ def duplicates_page(request: Request, form: FormData | None) -> Response:
         _notice(request, "error", str(exc))
         min_score = None
     data = views.duplicate_clusters(
-        request.app.state.store, org, status=status, min_score=min_score, page=_int(q.get("page"))
+        request.app.state.store,
+        org,
+        status=status,
+        min_score=min_score,
+        page=views.number(q.get("page")),
     )
     return render(request, "duplicates.html", {**data, "org": org, "title": "Duplicates"})
 
@@ -158,7 +155,9 @@ def documents_page(request: Request, form: FormData | None) -> Response:
     q = request.query_params
     org = _org(request)
     kind = q.get("kind") or None
-    data = views.documents(request.app.state.store, org, kind=kind, page=_int(q.get("page")))
+    data = views.documents(
+        request.app.state.store, org, kind=kind, page=views.number(q.get("page"))
+    )
     return render(request, "documents.html", {**data, "org": org, "title": "Documents"})
 
 
@@ -168,7 +167,7 @@ def documents_page(request: Request, form: FormData | None) -> Response:
 @page
 def history_page(request: Request, form: FormData | None) -> Response:
     q = request.query_params
-    page_number = _int(q.get("page"))
+    page_number = views.number(q.get("page"))
     status = q.get("status") or None
     runs, total = history.list_runs(
         request.app.state.store, limit=50, offset=(page_number - 1) * 50, status=status
@@ -191,7 +190,7 @@ def history_page(request: Request, form: FormData | None) -> Response:
 
 @page
 def run_page(request: Request, form: FormData | None) -> Response:
-    run_id = _int(request.path_params["run_id"], 0)
+    run_id = views.number(request.path_params["run_id"], 0)
     run = history.get_run(request.app.state.store, run_id)
     if run is None:
         raise LearnerLedgerError(
@@ -329,7 +328,6 @@ def _take_consent(request: Request, key: str) -> dict[str, Any]:
 def xero_callback(request: Request, form: FormData | None) -> Response:
     """Xero's redirect back: check the state, exchange the code, connect the organisation."""
     from learnerledger.xero.auth import IdentityClient, finish_consent
-    from learnerledger.xero.connect import connect_consent
     from learnerledger.xero.connections import Endpoints
 
     answer = dict(request.query_params.items())
@@ -338,8 +336,6 @@ def xero_callback(request: Request, form: FormData | None) -> Response:
     except LearnerLedgerError as exc:
         _notice(request, "error", str(exc))
         return RedirectResponse("/settings", status_code=303)
-    store = request.app.state.store
-    box = load_secret_box(request.app.state.config.home)
     try:
         with _http(request) as http:
             identity = IdentityClient(http, Endpoints.for_base(pending["base_url"]))
@@ -369,31 +365,33 @@ def xero_callback(request: Request, form: FormData | None) -> Response:
             {"title": "Choose the organisation", "key": key, "tenants": organisations},
         )
 
-    def refuse(tenants: list[Any]) -> Any:
-        raise AssertionError("one organisation only")  # pragma: no cover
-
-    connection = connect_consent(store, box, consent, base_url=pending["base_url"], choose=refuse)
-    _notice(request, "ok", f"Connected {connection.name} with OAuth.")
-    return RedirectResponse("/settings", status_code=303)
+    return _connect(request, pending, consent, tenant=None)
 
 
 @page
 def choose_tenant(request: Request, form: FormData | None) -> Response:
+    pending = _take_consent(request, _text(form, "key"))
+    return _connect(request, pending, pending["consent"], tenant=_text(form, "tenant"))
+
+
+def _connect(
+    request: Request, pending: dict[str, Any], consent: Any, *, tenant: str | None
+) -> Response:
+    """Connect the organisation of a consent: its only one, or ``tenant``."""
     from learnerledger.xero.connect import connect_consent
 
-    pending = _take_consent(request, _text(form, "key"))
-    box = load_secret_box(request.app.state.config.home)
-
-    def refuse(tenants: list[Any]) -> Any:
-        raise AssertionError("a tenant is always given")  # pragma: no cover
+    def choose(tenants: list[Any]) -> Any:  # several were granted and none was picked
+        raise LearnerLedgerError(
+            "Xero granted several organisations.", fix="Pick one on the page and connect it."
+        )
 
     connection = connect_consent(
         request.app.state.store,
-        box,
-        pending["consent"],
+        load_secret_box(request.app.state.config.home),
+        consent,
         base_url=pending["base_url"],
-        tenant=_text(form, "tenant"),
-        choose=refuse,
+        tenant=tenant,
+        choose=choose,
     )
     _notice(request, "ok", f"Connected {connection.name} with OAuth.")
     return RedirectResponse("/settings", status_code=303)
@@ -447,7 +445,7 @@ def connect_wisenet(request: Request, form: FormData | None) -> Response:
 @page
 def disconnect(request: Request, form: FormData | None) -> Response:
     store = request.app.state.store
-    connection_id = _int(request.path_params["connection_id"], 0)
+    connection_id = views.number(request.path_params["connection_id"], 0)
     row = connections.get_connection(store, connection_id)
     if row is None:
         raise LearnerLedgerError("There is no such connection.", fix="Reload the page.")

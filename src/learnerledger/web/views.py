@@ -21,11 +21,13 @@ from learnerledger.store.listing import LINK_STATES
 __all__ = [
     "PAGE_SIZE",
     "Organisation",
+    "current_organisation",
     "dashboard",
     "documents",
     "duplicate_clusters",
     "learners",
     "merge_clusters",
+    "number",
     "organisations",
     "resync_defaults",
     "run_json",
@@ -60,6 +62,14 @@ def organisations(store: Store) -> list[Organisation]:
         Organisation(c.id, c.name, c.tenant_id or "", c.state, c.state_detail, since.get(c.id))
         for c in connections.list_connections(store, "xero")
     ]
+
+
+def number(value: str | None, default: int = 1) -> int:
+    """A page number or an id from a query string or form; ``default`` when it is not one."""
+    try:
+        return int(value or default)
+    except ValueError:
+        return default
 
 
 def current_organisation(store: Store, wanted: str | int | None) -> Organisation | None:
