@@ -109,14 +109,15 @@ def _joined(connection_id: int | None, *, contacts: bool = True) -> Any:
 
 
 def _search(query: str) -> list[Any]:
-    """Every word of ``query`` found in the RefInternal, a name or the email (any case)."""
+    """Every word of ``query`` found in the RefInternal, a name or the email (any case).
+    ``lower(...) LIKE`` rather than ILIKE: the same on SQLite, twice as fast on PostgreSQL."""
     where = []
-    for word in query.split():
+    for word in query.lower().split():
         pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         where.append(
             sa.or_(
                 *(
-                    column.ilike(pattern, escape="\\")
+                    sa.func.lower(column).like(pattern, escape="\\")
                     for column in (
                         learners.c.ref_internal,
                         learners.c.first_name,
