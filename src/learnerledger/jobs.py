@@ -59,6 +59,7 @@ __all__ = [
     "ProgressEvent",
     "ProgressListener",
     "RunRow",
+    "check_not_running",
 ]
 
 # A run keeps this many problems; the count of the rest is kept too (``problems_dropped``).
@@ -398,3 +399,20 @@ class Job:
                         lease_ms=self.lease_ms,
                     )
                     last_renewal = time.monotonic()
+
+
+def check_not_running(
+    store: Store,
+    name: str,
+    *,
+    connection_id: int | None = None,
+    organisation: str | None = None,
+    clock: Callable[[], float] = time.time,
+) -> None:
+    """Raise :class:`~learnerledger.errors.JobRunning`, naming the running run, when a start of
+    the job would be refused now (for a surface that starts jobs in the background and must
+    answer at once)."""
+    job = Job(store, name, connection_id=connection_id, organisation=organisation, clock=clock)
+    holder = leases.current_holder(store, job._lease, now_ms=job._now_ms())
+    if holder is not None and not job._holder_is_dead(holder):
+        raise job._refusal(holder)

@@ -24,9 +24,11 @@ from learnerledger.cli.pull import pull
 from learnerledger.cli.render import EXIT_PAUSED, Group
 from learnerledger.cli.report import report_group
 from learnerledger.cli.resync import resync
+from learnerledger.cli.serve import serve
 from learnerledger.cli.status import status
 from learnerledger.cli.sync import sync
 from learnerledger.cli.template import template
+from learnerledger.cli.users import users
 from learnerledger.sandbox.commands import sandbox
 
 __all__ = ["EXIT_PAUSED", "main"]
@@ -52,6 +54,8 @@ for _command in (
     resync,
     report_group,
     export,
+    users,
+    serve,
     demo,
 ):
     main.add_command(_command)

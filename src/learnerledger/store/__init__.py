@@ -16,9 +16,11 @@ from learnerledger.store import journal as journal
 from learnerledger.store import learners as learners
 from learnerledger.store import leases as leases
 from learnerledger.store import links as links
+from learnerledger.store import listing as listing
 from learnerledger.store import mirror as mirror
 from learnerledger.store import resync as resync
 from learnerledger.store import sync_tables as sync_tables  # registers the sync tables
+from learnerledger.store import users as users
 from learnerledger.store import xero_tables as xero_tables  # registers the Xero tables
 from learnerledger.store.db import Connection, Store, open_store
 from learnerledger.store.secrets import SecretBox, load_secret_box
@@ -37,9 +39,11 @@ __all__ = [
     "learners",
     "leases",
     "links",
+    "listing",
     "load_secret_box",
     "metadata",
     "mirror",
     "open_store",
     "resync",
+    "users",
 ]

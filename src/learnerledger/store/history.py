@@ -23,6 +23,7 @@ __all__ = [
     "get_run",
     "last_run",
     "latest_runs",
+    "list_runs",
     "save_progress",
     "start_run",
 ]
@@ -174,3 +175,18 @@ def latest_runs(store: Store, *, limit: int = 20) -> list[RunRow]:
             _select().where(runs.c.id.in_(latest)).order_by(runs.c.id.desc()).limit(limit)
         )
         return [_row(r) for r in rows]
+
+
+def list_runs(
+    store: Store, *, limit: int = 50, offset: int = 0, status: str | None = None
+) -> tuple[list[RunRow], int]:
+    """Every run, newest first, a page at a time (``status``: only those), and how many."""
+    query = _select()
+    counting = sa.select(sa.func.count()).select_from(runs)
+    if status is not None:
+        query = query.where(runs.c.status == status)
+        counting = counting.where(runs.c.status == status)
+    with store.read() as conn:
+        total = int(conn.execute(counting).scalar_one())
+        rows = conn.execute(query.order_by(runs.c.id.desc()).offset(offset).limit(limit))
+        return [_row(r) for r in rows], total

@@ -23,7 +23,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -44,11 +44,14 @@ __all__ = [
     "BROAD_SCOPES",
     "GRANULAR_SCOPES",
     "Consent",
+    "ConsentRequest",
     "IdentityClient",
     "LoopbackReceiver",
     "Tenant",
     "XeroAuth",
     "authorize_in_browser",
+    "finish_consent",
+    "start_consent",
 ]
 
 # What learnerledger asks for. Apps created before 2 March 2026 use the broad scopes; apps
@@ -443,6 +446,82 @@ def _pkce_pair() -> tuple[str, str]:
     return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
+@dataclass(frozen=True)
+class ConsentRequest:
+    """One consent asked for: the URL to send the person to, and what checks the answer
+    (``state``) and proves the code is ours (the PKCE ``verifier``). Keep it server-side."""
+
+    url: str
+    redirect_uri: str
+    state: str
+    verifier: str = field(repr=False)
+
+
+def start_consent(
+    endpoints: Endpoints, *, client_id: str, redirect_uri: str, scopes: tuple[str, ...]
+) -> ConsentRequest:
+    """The consent page's URL for the authorization-code flow with PKCE (S256)."""
+    verifier, challenge = _pkce_pair()
+    state = secrets.token_urlsafe(24)
+    url = (
+        endpoints.authorize
+        + "?"
+        + urlencode(
+            {
+                "response_type": "code",
+                "client_id": client_id,
+                "redirect_uri": redirect_uri,
+                "scope": " ".join(scopes),
+                "state": state,
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+            }
+        )
+    )
+    return ConsentRequest(url=url, redirect_uri=redirect_uri, state=state, verifier=verifier)
+
+
+def finish_consent(
+    identity: IdentityClient,
+    request: ConsentRequest,
+    answer: dict[str, str],
+    *,
+    client_id: str,
+    client_secret: str | None,
+    retry: str = "Run the command again",
+) -> Consent:
+    """Check the redirect's answer against ``request``, exchange its code for tokens, and
+    list the organisations granted. ``retry`` starts each message's fix."""
+    if not secrets.compare_digest(answer.get("state", ""), request.state):
+        raise XeroError(
+            "The answer from Xero's consent page does not match this request (state differs).",
+            fix=f"{retry}; do not reuse an old consent link.",
+        )
+    if "code" not in answer:
+        error = answer.get("error", "no code")
+        raise XeroError(
+            f"Xero did not grant access ({error}).",
+            fix=f"{retry} and choose Allow access on Xero's page.",
+        )
+    try:
+        tokens = identity.exchange_code(
+            answer["code"],
+            redirect_uri=request.redirect_uri,
+            code_verifier=request.verifier,
+            client_id=client_id,
+            client_secret=client_secret,
+        )
+    except GrantRefused as exc:
+        raise XeroError(
+            f"Xero refused to exchange the consent for tokens ({exc.error}).",
+            fix="Check the client id and secret (and that the redirect URI is registered), "
+            f"then {retry[0].lower() + retry[1:]}.",
+        ) from None
+    event = str(token_claims(tokens.access_token or "").get("authentication_event_id") or "")
+    tenants = identity.connections(tokens.access_token or "", auth_event_id=event or None)
+    return Consent(tokens=tokens, tenants=tenants)
+
+
 def authorize_in_browser(
     identity: IdentityClient,
     *,
@@ -454,51 +533,12 @@ def authorize_in_browser(
     timeout: float = 300.0,
 ) -> Consent:
     """Show Xero's consent page, receive the redirect, exchange the code (PKCE, S256)."""
-    verifier, challenge = _pkce_pair()
-    state = secrets.token_urlsafe(24)
-    url = (
-        identity.endpoints.authorize
-        + "?"
-        + urlencode(
-            {
-                "response_type": "code",
-                "client_id": client_id,
-                "redirect_uri": receiver.redirect_uri,
-                "scope": " ".join(scopes),
-                "state": state,
-                "code_challenge": challenge,
-                "code_challenge_method": "S256",
-            }
-        )
+    request = start_consent(
+        identity.endpoints, client_id=client_id, redirect_uri=receiver.redirect_uri, scopes=scopes
     )
     receiver.start()
-    open_url(url)
+    open_url(request.url)
     answer = receiver.wait(timeout)
-    if answer.get("state") != state:
-        raise XeroError(
-            "The answer from Xero's consent page does not match this request (state differs).",
-            fix="Run the command again; do not reuse an old consent link.",
-        )
-    if "code" not in answer:
-        error = answer.get("error", "no code")
-        raise XeroError(
-            f"Xero did not grant access ({error}).",
-            fix="Run the command again and choose Allow access on Xero's page.",
-        )
-    try:
-        tokens = identity.exchange_code(
-            answer["code"],
-            redirect_uri=receiver.redirect_uri,
-            code_verifier=verifier,
-            client_id=client_id,
-            client_secret=client_secret,
-        )
-    except GrantRefused as exc:
-        raise XeroError(
-            f"Xero refused to exchange the consent for tokens ({exc.error}).",
-            fix="Check the client id and secret (and that the redirect URI is registered), "
-            "then run the command again.",
-        ) from None
-    event = str(token_claims(tokens.access_token or "").get("authentication_event_id") or "")
-    tenants = identity.connections(tokens.access_token or "", auth_event_id=event or None)
-    return Consent(tokens=tokens, tenants=tenants)
+    return finish_consent(
+        identity, request, answer, client_id=client_id, client_secret=client_secret
+    )

@@ -14,6 +14,7 @@ from learnerledger.errors import XeroError
 from learnerledger.store import SecretBox, Store
 from learnerledger.xero.auth import (
     BROAD_SCOPES,
+    Consent,
     GrantRefused,
     IdentityClient,
     LoopbackReceiver,
@@ -22,7 +23,7 @@ from learnerledger.xero.auth import (
 )
 from learnerledger.xero.connections import Endpoints, XeroConnection, save_connection
 
-__all__ = ["connect_custom", "connect_oauth"]
+__all__ = ["connect_consent", "connect_custom", "connect_oauth"]
 
 
 def _http(timeout: float) -> httpx.Client:
@@ -103,6 +104,20 @@ def connect_oauth(
     finally:
         if http is None:
             client.close()
+    return connect_consent(store, box, consent, base_url=base_url, tenant=tenant, choose=choose)
+
+
+def connect_consent(
+    store: Store,
+    box: SecretBox,
+    consent: Consent,
+    *,
+    choose: Callable[[list[Tenant]], Tenant],
+    base_url: str = "",
+    tenant: str | None = None,
+) -> XeroConnection:
+    """Connect one of the organisations a consent granted: ``tenant`` (id or name) when
+    given, the only one, or the one ``choose`` picks."""
     tenants = [t for t in consent.tenants if t.tenant_type == "ORGANISATION"] or consent.tenants
     if not tenants:
         raise XeroError(

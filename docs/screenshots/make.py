@@ -1,0 +1,127 @@
+"""Make the web UI's screenshots in docs/screenshots/ (the README and docs/web.md show them).
+
+Anyone can run it again: it seeds both sandboxes with a small Demo Training Co, connects
+learnerledger to them, pulls and syncs the learners, finds the duplicates, mirrors the
+documents, then signs in with Playwright driving Debian's headless Chromium
+(``/usr/bin/chromium``; ``apt-get install chromium``) and captures each page::
+
+    .venv/bin/python docs/screenshots/make.py [--scale 0.05] [--out docs/screenshots]
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+import tempfile
+from pathlib import Path
+
+from learnerledger.config import load_config
+from learnerledger.merge import decide, find_duplicates_job
+from learnerledger.sandbox import wisenet as wisenet_sandbox
+from learnerledger.sandbox.server import ServerThread
+from learnerledger.sandbox.xero import Clock, SandboxStore, create_app, prepare_store
+from learnerledger.sandbox.xero.seed import seed_organisation
+from learnerledger.sources.wisenet import connect_wisenet, pull_learners
+from learnerledger.sources.wisenet import open_client as open_wisenet
+from learnerledger.store import duplicates, load_secret_box, open_store
+from learnerledger.sync import sync_learners
+from learnerledger.web import Users
+from learnerledger.web import create_app as create_web
+from learnerledger.xero import connect_custom, pull_documents
+from learnerledger.xero.client import open_client as open_xero
+
+CHROMIUM = "/usr/bin/chromium"
+PAGES = [
+    ("login", "/login"),
+    ("dashboard", "/"),
+    ("learners", "/learners"),
+    ("learners-invalid", "/learners?state=invalid"),
+    ("duplicates", "/duplicates"),
+    ("merge", "/merge"),
+    ("documents", "/documents"),
+    ("history", "/history"),
+    ("settings", "/settings"),
+]
+
+
+def prepare(home: Path, scale: float) -> tuple[ServerThread, list[ServerThread], str]:
+    """Seeded sandboxes, a store connected to both with the flow run once, and the web UI."""
+    xero_store = SandboxStore(home / "xero-sandbox.db")
+    xero_clock = Clock()
+    client_id, client_secret = "learnerledger-screenshots", secrets.token_urlsafe(24)
+    prepare_store(xero_store, xero_clock, clients=[(client_id, client_secret)])
+    seed_organisation(xero_store, scale=scale)
+    wisenet_store = wisenet_sandbox.SandboxStore(home / "wisenet-sandbox.db")
+    wisenet_clock = wisenet_sandbox.Clock()
+    wisenet_sandbox.seed_account(wisenet_store, scale=scale)
+    (api_key,) = wisenet_sandbox.prepare_keys(wisenet_store, wisenet_clock, ["screenshots-key"])
+    xero = ServerThread(create_app(xero_store, clock=xero_clock)).start()
+    wisenet = ServerThread(wisenet_sandbox.create_app(wisenet_store, clock=wisenet_clock)).start()
+    store = open_store(f"sqlite:///{home / 'learnerledger.db'}")
+    config = load_config(overrides={"home": str(home)}, environ={})
+    box = load_secret_box(home)
+    wconn = connect_wisenet(store, box, api_key=api_key, base_url=wisenet.url + "/v1")
+    with open_wisenet(wconn.base_url, wconn.api_key) as wclient:
+        pull_learners(store, wclient, connection_id=wconn.id)
+    connection = connect_custom(
+        store, box, client_id=client_id, client_secret=client_secret, base_url=xero.url
+    )
+    with open_xero(store, config, connection=connection) as client:
+        sync_learners(store, client)
+        find_duplicates_job(store, client)
+        pull_documents(store, client)
+    first = next(iter(duplicates.list_pairs(store, connection.id, status="auto")), None)
+    if first is not None:
+        decide(store, connection.id, "confirmed", pair=(first.ref_internal, first.contact_id))
+    Users(store).add("finance", "admin", "screenshots only")
+    web = ServerThread(create_web(store, config)).start()
+    return web, [xero, wisenet], web.url
+
+
+def capture(url: str, out: Path) -> list[Path]:
+    from playwright.sync_api import sync_playwright
+
+    made = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(url + "/login")
+        page.screenshot(path=str(out / "login.png"))
+        made.append(out / "login.png")
+        page.get_by_label("User name").fill("finance")
+        page.get_by_label("Password").fill("screenshots only")
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(url + "/")
+        for name, path in PAGES[1:]:
+            page.goto(url + path)
+            target = out / f"{name}.png"
+            page.screenshot(path=str(target), full_page=name in ("dashboard", "settings"))
+            made.append(target)
+        browser.close()
+    return made
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=0.05, help="Size of the demo data.")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent)
+    args = parser.parse_args(argv)
+    if not Path(CHROMIUM).exists():
+        print(f"{CHROMIUM} is missing: apt-get install chromium", file=sys.stderr)
+        return 1
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        web, sandboxes, url = prepare(Path(tmp), args.scale)
+        try:
+            for path in capture(url, args.out):
+                print(path)
+        finally:
+            web.stop()
+            for server in sandboxes:
+                server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,332 @@
+"""Long jobs started from the web UI, run on threads of the server process.
+
+A job started from a page runs on the job frame (``learnerledger.jobs``) exactly as its command
+does, on a thread of its own: it goes on when the browser is closed, its run record and
+progress are in the History for every viewer, and a second start of a job that is running
+(here, in another server, or on the command line) is refused at once with a message naming
+the running one. Each kind of job calls the same library function as its command.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from learnerledger.config import Config
+from learnerledger.errors import JobRunning, LearnerLedgerError
+from learnerledger.jobs import ProgressEvent, ProgressListener, check_not_running
+from learnerledger.store import Store
+
+__all__ = ["JOBS", "BackgroundJobs", "JobSpec", "Task", "spec"]
+
+log = logging.getLogger("learnerledger.web")
+
+
+class _Report(Protocol):
+    status: str
+    message: str
+    run_id: int | None
+
+
+# What a job is given: the store, the settings, the connection it runs for, a listener.
+Work = Callable[[Store, Config, int, ProgressListener], _Report]
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A job the web UI can start: its name on the job frame (the History's "job") and what
+    runs it, for one connection (a Xero organisation, or the Wisenet account)."""
+
+    name: str
+    title: str
+    work: Work
+    frames: tuple[str, ...] = ()  # the job-frame names it runs (default: ``name``)
+
+    @property
+    def frame_names(self) -> tuple[str, ...]:
+        return self.frames or (self.name,)
+
+
+@dataclass
+class Task:
+    """One job started here: what it is, how it stands, and how it ended."""
+
+    id: int
+    job: str
+    title: str
+    organisation: str | None
+    connection_id: int
+    started_by: str
+    started: datetime
+    status: str = "running"  # running | succeeded | failed | paused | refused
+    message: str = ""
+    run_id: int | None = None
+    finished: datetime | None = None
+    last: ProgressEvent | None = None
+    runs: list[int] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "job": self.job,
+            "title": self.title,
+            "organisation": self.organisation,
+            "started_by": self.started_by,
+            "started_utc": self.started.isoformat(timespec="seconds"),
+            "finished_utc": self.finished.isoformat(timespec="seconds") if self.finished else None,
+            "status": self.status,
+            "message": self.message,
+            "run_id": self.run_id,
+            "runs": list(self.runs),
+            "progress": self.last.as_json() if self.last else None,
+        }
+
+
+class BackgroundJobs:
+    """The jobs this server process started, each on a daemon thread."""
+
+    def __init__(self, store: Store, config: Config, *, keep: int = 50) -> None:
+        self.store = store
+        self.config = config
+        self.keep = keep
+        self._tasks: dict[int, Task] = {}
+        self._threads: dict[int, threading.Thread] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def start(
+        self, spec: JobSpec, *, connection_id: int, organisation: str | None, user: str
+    ) -> Task:
+        """Start ``spec`` for the connection, or raise :class:`JobRunning` naming the run."""
+        with self._lock:
+            for task in self._tasks.values():
+                if (
+                    task.status == "running"
+                    and task.connection_id == connection_id
+                    and set(_SPECS[task.job].frame_names) & set(spec.frame_names)
+                ):
+                    where = f" (run #{task.run_id})" if task.run_id else ""
+                    who = f" for {organisation!r}" if organisation else ""
+                    raise JobRunning(
+                        f"{task.title}{who} is already running{where}, started by "
+                        f"{task.started_by} at {task.started.astimezone():%H:%M:%S}.",
+                        run_id=task.run_id,
+                        holder="this server",
+                        expires_at=None,
+                        fix="Wait for it to finish (History shows its progress) and start it "
+                        "again.",
+                    )
+            for frame in spec.frame_names:
+                check_not_running(
+                    self.store, frame, connection_id=connection_id, organisation=organisation
+                )
+            task = Task(
+                id=next(self._ids),
+                job=spec.name,
+                title=spec.title,
+                organisation=organisation,
+                connection_id=connection_id,
+                started_by=user,
+                started=datetime.now(UTC),
+            )
+            self._tasks[task.id] = task
+            thread = threading.Thread(
+                target=self._run, args=(spec, task), name=f"web job {task.id}", daemon=True
+            )
+            self._threads[task.id] = thread
+            self._forget_old()
+        thread.start()
+        log.info("job %s started by %s (task %d)", spec.name, user, task.id)
+        return task
+
+    def _run(self, spec: JobSpec, task: Task) -> None:
+        def listen(event: ProgressEvent) -> None:
+            task.last = event
+            if event.run_id is not None:
+                task.run_id = event.run_id
+                if event.run_id not in task.runs:
+                    task.runs.append(event.run_id)
+
+        try:
+            report = spec.work(self.store, self.config, task.connection_id, listen)
+            task.status = report.status
+            task.message = report.message
+            if report.run_id is not None:
+                task.run_id = report.run_id
+                if report.run_id not in task.runs:
+                    task.runs.append(report.run_id)
+        except JobRunning as exc:
+            task.status, task.message = "refused", str(exc)
+        except LearnerLedgerError as exc:
+            task.status, task.message = "failed", str(exc)
+        except Exception as exc:  # a bug: recorded, never a traceback on a page
+            log.exception("job %s (task %d) failed", spec.name, task.id)
+            task.status = "failed"
+            task.message = f"The job stopped on an unexpected error ({type(exc).__name__})."
+        finally:
+            task.finished = datetime.now(UTC)
+            log.info("job %s (task %d) %s", spec.name, task.id, task.status)
+
+    def _forget_old(self) -> None:
+        finished = [t for t in self._tasks.values() if t.status != "running"]
+        for task in sorted(finished, key=lambda t: t.id)[: max(0, len(self._tasks) - self.keep)]:
+            self._tasks.pop(task.id, None)
+            self._threads.pop(task.id, None)
+
+    def tasks(self) -> list[Task]:
+        with self._lock:
+            return sorted(self._tasks.values(), key=lambda t: t.id, reverse=True)
+
+    def get(self, task_id: int) -> Task | None:
+        return self._tasks.get(task_id)
+
+    def for_run(self, run_id: int) -> Task | None:
+        return next((t for t in self.tasks() if run_id in t.runs), None)
+
+    def wait(self, task_id: int, timeout: float) -> bool:
+        """Wait until the task has finished (tests and shutdown); True if it has."""
+        thread = self._threads.get(task_id)
+        if thread is None:
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()
+
+    def live_progress(self, run_id: int, status: str) -> dict[str, Any] | None:
+        """The newest progress event of a running run of this process (fresher than the one
+        the heartbeat saved on the run record), or None."""
+        if status != "running":
+            return None
+        task = self.for_run(run_id)
+        if task is None or task.last is None or task.last.run_id != run_id:
+            return None
+        return task.last.as_json()
+
+    def running(self) -> list[Task]:
+        return [t for t in self.tasks() if t.status == "running"]
+
+
+# -- the jobs -------------------------------------------------------------------------------
+
+
+def _mapping(config: Config) -> Any:
+    from learnerledger.domain.contact import ContactMapping
+
+    return ContactMapping.from_settings(
+        str(config["contact_name_template"]), str(config["contact_fields"]).split(",")
+    )
+
+
+def _xero(store: Store, config: Config, connection_id: int) -> Any:
+    from learnerledger.xero.client import open_client
+    from learnerledger.xero.connections import list_connections
+
+    connection = next((c for c in list_connections(store) if c.id == connection_id), None)
+    if connection is None or connection.state == "disconnected":
+        raise LearnerLedgerError(
+            "That Xero organisation is not connected.",
+            fix="Connect it again under Settings > Connected Apps.",
+        )
+    return open_client(store, config, connection=connection)
+
+
+def sync_learners_job(
+    store: Store, config: Config, connection_id: int, listen: ProgressListener
+) -> _Report:
+    from learnerledger.sync import sync_learners
+
+    with _xero(store, config, connection_id) as client:
+        return sync_learners(store, client, mapping=_mapping(config), on_progress=listen)
+
+
+def find_duplicates_job(
+    store: Store, config: Config, connection_id: int, listen: ProgressListener
+) -> _Report:
+    from learnerledger.merge import find_duplicates_job as find
+
+    with _xero(store, config, connection_id) as client:
+        report: _Report = find(store, client, on_progress=listen)
+        return report
+
+
+def pull_learners_job(
+    store: Store, config: Config, connection_id: int, listen: ProgressListener
+) -> _Report:
+    """Pull the learners flagged for Xero from the connected Wisenet account."""
+    from learnerledger.sources.wisenet import (
+        load_connection,
+        open_client,
+        pull_learners,
+        resolve_zone,
+    )
+    from learnerledger.store import load_secret_box
+
+    wisenet = load_connection(store, load_secret_box(config.home))
+    if wisenet.state == "disconnected":
+        raise LearnerLedgerError(
+            "Wisenet is disconnected.", fix="Connect it again under Settings > Connected Apps."
+        )
+    with open_client(
+        wisenet.base_url,
+        wisenet.api_key,
+        requests_per_second=config["wisenet_requests_per_second"],
+    ) as client:
+        result: _Report = pull_learners(
+            store,
+            client,
+            connection_id=wisenet.id,
+            region=str(config["phone_region"]),
+            zone=resolve_zone(config["wisenet_timezone"]),
+            on_progress=listen,
+        )
+        return result
+
+
+@dataclass
+class _Chained:
+    status: str
+    message: str
+    run_id: int | None
+
+
+def resync_learners_job(
+    store: Store, config: Config, connection_id: int, listen: ProgressListener
+) -> _Report:
+    """The Resync button's learners: pull them from Wisenet (when it is connected), then give
+    every ready learner its contact in the organisation."""
+    from learnerledger.store import connections
+
+    messages = []
+    wisenet = [
+        c for c in connections.list_connections(store, "wisenet") if c.state != "disconnected"
+    ]
+    if wisenet:
+        pulled = pull_learners_job(store, config, wisenet[0].id, listen)
+        messages.append(pulled.message)
+        if pulled.status != "succeeded":
+            return _Chained(pulled.status, " ".join(messages), pulled.run_id)
+    synced = sync_learners_job(store, config, connection_id, listen)
+    messages.append(synced.message)
+    return _Chained(synced.status, " ".join(m for m in messages if m), synced.run_id)
+
+
+JOBS: tuple[JobSpec, ...] = (
+    JobSpec("sync learners", "Sync learners to Xero", sync_learners_job),
+    JobSpec("find duplicates", "Find duplicates", find_duplicates_job),
+    JobSpec("pull learners", "Pull learners from Wisenet", pull_learners_job),
+    JobSpec(
+        "resync learners",
+        "Resync learners",
+        resync_learners_job,
+        frames=("sync learners",),
+    ),
+)
+_SPECS = {spec.name: spec for spec in JOBS}
+
+
+def spec(name: str) -> JobSpec:
+    return _SPECS[name]

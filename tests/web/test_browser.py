@@ -1,0 +1,215 @@
+"""The web UI in a real browser (Playwright driving Debian's headless Chromium): sign in,
+connect both sandboxes (Xero through its real OAuth redirect and consent page), resync the
+learners with live progress, review duplicates with the keyboard and confirm one; a viewer
+cannot apply anything; and every page passes axe-core with no serious or critical violation."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import PKCE_CLIENT_ID, XeroSandbox
+from learnerledger.sandbox.xero.seed import seed_organisation
+from learnerledger.store import duplicates
+from sync.test_sync_learners import ROOMY
+from web.browser import CHROMIUM, axe_source, axe_violations, launch, sign_in
+from web.conftest import ADMIN, VIEWER, Web
+from web.test_pages import _fault, connect_custom
+
+pytestmark = pytest.mark.slow
+
+SCALE = 0.05  # 30 learners in Wisenet, their hand-typed legacy contacts in Xero
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        reason = f"{CHROMIUM} is missing (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; CI must run the browser tests (.ci/run installs it).")
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def axe() -> str:
+    return axe_source()
+
+
+def _accessible(page: Any, axe: str, seen: dict[str, list[str]]) -> None:
+    seen[re.sub(r"\?.*", "", page.url)] = axe_violations(page, axe)
+
+
+def test_the_whole_flow_in_a_browser(
+    browser: Any,
+    axe: str,
+    web: Web,
+    make_xero_sandbox: Any,
+    make_wisenet_sandbox: Any,
+) -> None:
+    from playwright.sync_api import expect
+
+    sandbox: XeroSandbox = make_xero_sandbox(limits=ROOMY)
+    seed_organisation(sandbox.store, scale=SCALE, replace=True, documents=False)
+    wisenet = make_wisenet_sandbox(seed=SCALE)
+    checked: dict[str, list[str]] = {}
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    expect.set_options(timeout=30_000)
+
+    page.goto(web.url + "/learners")
+    assert page.url.startswith(web.url + "/login?next=")
+    _accessible(page, axe, checked)
+    sign_in(page, web.url, *ADMIN)
+    assert page.url == web.url + "/learners"  # where the person was going
+    page.get_by_role("link", name="Dashboard").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Dashboard")
+    expect(page.locator(".attention")).to_contain_text("Xero is not connected.")
+    _accessible(page, axe, checked)
+
+    # Connect Xero: the OAuth redirect to the sandbox's consent page and back, with PKCE.
+    page.get_by_role("link", name="Settings").click()
+    page.get_by_label("Client id of your Xero app").fill(PKCE_CLIENT_ID)
+    page.locator("#oauth_base_url").fill(sandbox.url)
+    _accessible(page, axe, checked)
+    page.get_by_role("button", name="Connect Xero").click()
+    page.wait_for_url(re.compile(re.escape(sandbox.url) + r"/identity/connect/authorize\?.*"))
+    page.get_by_role("button", name="Allow access").click()
+    page.wait_for_url(web.url + "/settings")
+    expect(page.locator(".notice.ok")).to_contain_text("with OAuth")
+
+    # Connect Wisenet with its API key.
+    page.get_by_label("API key").fill(wisenet.api_key)
+    page.get_by_label("API address").fill(wisenet.url)
+    page.get_by_role("button", name="Connect Wisenet").click()
+    expect(page.locator(".notice.ok")).to_contain_text("the key works")
+
+    # Resync the learners; the History follows the running job live.
+    _fault(sandbox, rules=[{"kind": "hold", "count": 1, "method": "PUT", "path": "Contacts"}])
+    expect(page.locator("#date_from")).to_have_value(re.compile(r"\d{4}-\d\d-\d\d"))
+    page.get_by_role("button", name="Resync").click()
+    page.wait_for_url(web.url + "/history")
+    _fault(sandbox, "/held", count=1)
+    page.reload()
+    running = page.locator("tr[data-run]")
+    expect(running).to_have_count(1)
+    expect(running.locator("progress")).to_be_attached()
+    _accessible(page, axe, checked)
+    assert _fault(sandbox, "/release") == {"released": 1}
+    # The page reloads itself when the run ends.
+    expect(page.locator("tr[data-run]")).to_have_count(0)
+    synced = page.locator("table.runs tbody tr", has_text="sync learners")
+    expect(synced).to_contain_text("succeeded")
+    synced.get_by_role("link").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("sync learners")
+    _accessible(page, axe, checked)
+
+    page.get_by_role("link", name="Learners").click()
+    expect(page.locator("table.learners")).to_contain_text("linked")
+    _accessible(page, axe, checked)
+    page.get_by_label("Link state").select_option("invalid")
+    page.get_by_role("button", name="Show").click()
+    expect(page.locator(".count")).to_contain_text("match")
+
+    # Find the duplicates and review them with the keyboard.
+    page.get_by_role("link", name="Duplicates").click()
+    page.get_by_role("button", name="Find duplicates again").click()
+    page.wait_for_url(web.url + "/history")
+    task = web.jobs.tasks()[0]
+    assert web.jobs.wait(task.id, 120)
+    assert task.status == "succeeded", task.message
+    page.goto(web.url + "/duplicates")
+    pairs = page.locator("article.pair")
+    assert pairs.count() >= 2
+    _accessible(page, axe, checked)
+    first_id = pairs.nth(0).get_attribute("id")
+    second_id = pairs.nth(1).get_attribute("id")
+    expect(pairs.nth(0)).to_be_focused()
+    page.keyboard.press("j")
+    expect(pairs.nth(1)).to_be_focused()
+    page.keyboard.press("k")
+    expect(pairs.nth(0)).to_be_focused()
+    page.keyboard.press("c")
+    expect(page.locator(".notice.ok")).to_have_text("1 pair confirmed.")
+    # The review carries on at the next pair.
+    expect(page.locator(f"[id='{second_id}']")).to_be_focused()
+    ref, contact_id = _pair_of(first_id)
+    connection_id = _connection_id(web)
+    decided = {
+        (p.ref_internal, p.contact_id): p.decision
+        for p in duplicates.list_pairs(web.store, connection_id)
+    }
+    assert decided[(ref, contact_id)] == "confirmed"
+    page.keyboard.press("r")
+    expect(page.locator(".notice.ok")).to_have_text("1 pair rejected.")
+
+    for name in ("Merge", "Documents", "Dashboard"):
+        page.get_by_role("link", name=name).click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text(name)
+        _accessible(page, axe, checked)
+    expect(page.locator("main")).to_contain_text("Left today")
+
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(web.url + "/login")
+    page.goto(web.url + "/")
+    assert "/login" in page.url
+    context.close()
+    failing = {url: found for url, found in checked.items() if found}
+    assert not failing, failing
+    assert len(checked) >= 9
+
+
+def _pair_of(element_id: str | None) -> tuple[str, str]:
+    assert element_id is not None
+    _, ref, contact_id = element_id.split("-", 2)
+    return ref, contact_id
+
+
+def _connection_id(web: Web) -> int:
+    from learnerledger.store import connections
+
+    [row] = connections.list_connections(web.store, "xero")
+    return row.id
+
+
+def test_a_viewer_cannot_apply_anything(
+    browser: Any, axe: str, web: Web, make_xero_sandbox: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    sandbox: XeroSandbox = make_xero_sandbox(limits=ROOMY)
+    connect_custom(web, web.sign_in(ADMIN), sandbox)
+    context = browser.new_context()
+    page = context.new_page()
+    expect.set_options(timeout=30_000)
+    sign_in(page, web.url, *VIEWER)
+    expect(page.locator(".role")).to_have_text("(viewer)")
+    page.goto(web.url + "/settings")
+    expect(page.locator("main form")).to_have_count(0)
+    assert axe_violations(page, axe) == []
+    page.goto(web.url + "/duplicates")
+    expect(page.get_by_role("button", name="Find duplicates again")).to_have_count(0)
+    # A form forged in the viewer's own browser, with the session's token, is refused too.
+    status = page.evaluate(
+        """async () => {
+            const token = document.querySelector('input[name="csrf_token"]').value;
+            const body = new URLSearchParams({csrf_token: token, job: "sync learners"});
+            const r = await fetch("/jobs", {method: "POST", body});
+            return [r.status, await r.text()];
+        }"""
+    )
+    assert status[0] == 403
+    assert "viewers can look but not change anything" in status[1]
+    assert web.jobs.tasks() == []
+    context.close()
