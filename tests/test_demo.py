@@ -24,12 +24,23 @@ def test_the_demo_runs_the_flow_end_to_end(tmp_path: Path) -> None:
     assert result["learners"] == flagged
     sync = result["sync"]
     planned = result["planned"]
-    # Every ready learner ended with a contact: created, updated or already right.
+    # Every ready learner ended with a contact (created, adopted, updated or already right),
+    # or waits for a person's decision on a possible match.
     assert sync["created"] == planned["create"]
+    assert sync["adopted"] == planned["adopt"] > 0
     assert sync["updated"] == planned["update"]
-    assert sync["created"] + sync["updated"] + sync["unchanged"] == result["learners_ready"]
+    ended = sync["created"] + sync["adopted"] + sync["updated"] + sync["unchanged"]
+    assert ended + sync["review"] == result["learners_ready"]
     assert sync["failed"] == 0
     assert result["rerun_calls"] <= 2
+    # The confident duplicate pairs were confirmed; the documents reached Wisenet and agree.
+    assert result["confirmed"] == result["duplicates"]["auto"] > 0
+    assert result["resync_status"] == "succeeded"
+    assert result["resync"]["written"] > 0
+    assert result["resync"]["refused"] == 0
+    assert result["mismatches"] == 0
+    assert result["reconciled"] > 0
+    assert result["branding_ok"]
     text = "\n".join(lines)
     assert "nothing is sent" in text
     assert text.rstrip().endswith("shows the whole picture.")

@@ -13,11 +13,16 @@ from __future__ import annotations
 import secrets
 import shutil
 import threading
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from learnerledger.config import load_config
+from learnerledger.merge import decide, find_duplicates_job
+from learnerledger.resync import WisenetTarget, reconcile, resync_documents
 from learnerledger.sandbox import wisenet as wisenet_sandbox
 from learnerledger.sandbox.server import ServerThread, port_is_free
 from learnerledger.sandbox.xero import Clock, SandboxStore, create_app, prepare_store
@@ -29,6 +34,7 @@ from learnerledger.store.learners import count_learners
 from learnerledger.sync import sync_learners
 from learnerledger.text import count
 from learnerledger.xero import connect_custom, pull_contacts
+from learnerledger.xero.branding import DEFAULT_TEMPLATE_THEME, check_branding, read_themes
 from learnerledger.xero.client import open_client as open_xero
 
 __all__ = ["DemoResult", "run_demo"]
@@ -43,6 +49,17 @@ class DemoResult(dict[str, Any]):
 def _start(app: Any, port: int) -> ServerThread:
     free = port != 0 and port_is_free("127.0.0.1", port)
     return ServerThread(app, port=port if free else 0).start()
+
+
+def _upload_template(xero_url: str, tenant_id: str) -> None:
+    """Play the one step Xero's API cannot do: upload the invoice template in Xero's Invoice
+    settings and make it the default branding theme (the sandbox's stand-in)."""
+    answer = httpx.post(
+        f"{xero_url}/sandbox/organisations/{tenant_id}/branding-themes",
+        json={"Name": DEFAULT_TEMPLATE_THEME, "Default": True},
+        timeout=30,
+    )
+    answer.raise_for_status()
 
 
 def run_demo(
@@ -67,7 +84,8 @@ def run_demo(
     seeded = seed_organisation(xero_store)
     wisenet_store = wisenet_sandbox.SandboxStore(home / "wisenet-sandbox.db")
     wisenet_clock = wisenet_sandbox.Clock()
-    wisenet_sandbox.seed_account(wisenet_store)
+    # The demo's Wisenet holds no invoices yet: the resync writes them from Xero's.
+    wisenet_sandbox.seed_account(wisenet_store, invoices=False)
     (api_key,) = wisenet_sandbox.prepare_keys(
         wisenet_store, wisenet_clock, [f"learnerledger-demo-{secrets.token_urlsafe(12)}"]
     )
@@ -112,30 +130,75 @@ def run_demo(
             result.update(contacts=sum(s.written for s in mirrored.streams))
 
             echo("")
-            echo("4. Planning the sync (nothing is sent yet)...")
-            plan = sync_learners(store, client, dry_run=True).plan
+            echo("4. Planning the sync in adopt mode (nothing is sent yet)...")
+            plan = sync_learners(store, client, mode="adopt", dry_run=True).plan
             totals = plan.totals()
             echo(
                 "   "
                 + ", ".join(f"{n} {state}" for state, n in totals.items())
                 + f"; applying it costs {plan.calls} API calls."
             )
-            for item in plan.items:
-                if item.state == "conflict":
-                    echo(f"   e.g. {item.ref_internal} conflict: {item.reasons[0]}")
-                    break
+            for state in ("adopt", "review", "conflict"):
+                item = next((i for i in plan.items if i.state == state), None)
+                if item is not None and item.reasons:
+                    echo(f"   e.g. {item.ref_internal} {state}: {item.reasons[0]}")
 
             echo("")
-            echo("5. Applying it: every ready learner gets exactly one contact...")
-            report = sync_learners(store, client)
+            echo(
+                "5. Applying it: a learner with a hand-typed contact that is surely theirs "
+                "takes it over; the others get a new one..."
+            )
+            report = sync_learners(store, client, mode="adopt")
             echo(f"   {report.message}")
             result.update(sync=report.counts(), planned=totals)
 
             echo("")
             echo("6. Running the sync again: nothing has changed, so nothing is sent...")
-            again = sync_learners(store, client)
+            again = sync_learners(store, client, mode="adopt")
             echo(f"   {again.message}")
             result.update(rerun_calls=again.calls)
+
+            echo("")
+            echo("7. Finding the duplicates left: old contacts of learners that have one now...")
+            found = find_duplicates_job(store, client)
+            echo(f"   {found.message}")
+            by_status = Counter(p.status for p in found.pairs)
+            result.update(duplicates=dict(by_status))
+
+            echo("")
+            echo("8. Confirming the confident pairs (the others wait for a person)...")
+            confirmed = decide(store, connection.id, "confirmed", all_auto=True)
+            echo(f"   {count(confirmed, 'pair')} confirmed; {by_status['review']} left for review.")
+            result.update(confirmed=confirmed)
+
+            echo("")
+            echo("9. Resyncing the documents to the learners in Wisenet (the default range)...")
+            with open_wisenet(wconn.base_url, wconn.api_key) as wclient:
+                target = WisenetTarget(wclient, wconn.id, int(config["wisenet_day_limit"]))
+                resynced = resync_documents(store, client, wisenet=target)
+                echo(f"   {resynced.message}")
+                result.update(resync=resynced.counts(), resync_status=resynced.status)
+
+                echo("")
+                echo("10. Reconciling: every learner's documents and outstanding, both sides...")
+                checked = reconcile(store, client, wisenet=target)
+                echo(f"   {checked.message}")
+                result.update(mismatches=len(checked.mismatches), reconciled=len(checked.totals))
+
+            echo("")
+            echo("11. The invoice template: learners' invoices print first and last name...")
+            _upload_template(xero.url, connection.tenant_id)
+            branding = check_branding(
+                connection.name,
+                read_themes(client),
+                [],
+            )
+            default = branding.default.name if branding.default else "none"
+            echo(
+                f"   Invoices use '{default}' "
+                f"({'the template' if branding.ok else 'not the template'})."
+            )
+            result.update(branding_ok=branding.ok)
         echo("")
         echo("Done. `learnerledger status` in the same home shows the whole picture.")
         if serve:
