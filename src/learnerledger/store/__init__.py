@@ -16,6 +16,7 @@ from learnerledger.store import journal as journal
 from learnerledger.store import learners as learners
 from learnerledger.store import leases as leases
 from learnerledger.store import links as links
+from learnerledger.store import merges as merges
 from learnerledger.store import mirror as mirror
 from learnerledger.store import sync_tables as sync_tables  # registers the sync tables
 from learnerledger.store import xero_tables as xero_tables  # registers the Xero tables
@@ -37,6 +38,7 @@ __all__ = [
     "leases",
     "links",
     "load_secret_box",
+    "merges",
     "metadata",
     "mirror",
     "open_store",

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from learnerledger.store._reading import StoreOrConnection, reading
 from learnerledger.store.sync_tables import contact_links
 
-__all__ = ["count_linked", "link_contact", "load_links"]
+__all__ = ["absorb_contact", "count_linked", "link_contact", "load_absorbed", "load_links"]
 
 
 def load_links(
@@ -69,6 +69,60 @@ def link_contact(
             updated_utc=now,
         )
     )
+
+
+def absorb_contact(
+    conn: Connection,
+    connection_id: int,
+    ref_internal: str,
+    contact_id: str,
+    *,
+    contact_updated_ms: int | None = None,
+) -> bool:
+    """Remember that the legacy contact ``contact_id`` was merged into the learner's contact
+    (role ``absorbed``), so documents left on it still find their learner. A contact that is
+    some learner's own contact is never turned into an absorbed one: returns False then."""
+    t = contact_links.c
+    held = conn.execute(
+        sa.select(t.ref_internal, t.role).where(
+            t.connection_id == connection_id, t.contact_id == contact_id
+        )
+    ).first()
+    if held is not None and held.role == "learner":
+        return False
+    now = datetime.now(UTC)
+    if held is not None:
+        conn.execute(
+            contact_links.update()
+            .where(t.connection_id == connection_id, t.contact_id == contact_id)
+            .values(
+                ref_internal=ref_internal, contact_updated_ms=contact_updated_ms, updated_utc=now
+            )
+        )
+        return True
+    conn.execute(
+        contact_links.insert().values(
+            connection_id=connection_id,
+            ref_internal=ref_internal,
+            contact_id=contact_id,
+            role="absorbed",
+            mapped_hash=None,
+            contact_updated_ms=contact_updated_ms,
+            created_utc=now,
+            updated_utc=now,
+        )
+    )
+    return True
+
+
+def load_absorbed(conn: Connection, connection_id: int) -> dict[str, str]:
+    """ContactID -> RefInternal of the legacy contacts absorbed into learners' contacts."""
+    rows = conn.execute(
+        sa.select(contact_links.c.contact_id, contact_links.c.ref_internal).where(
+            contact_links.c.connection_id == connection_id, contact_links.c.role == "absorbed"
+        )
+    )
+    return {str(contact_id): str(ref) for contact_id, ref in rows}
 
 
 def count_linked(source: StoreOrConnection, *, role: str = "learner") -> int:
