@@ -17,6 +17,7 @@ from learnerledger.cli.connect import connect
 from learnerledger.cli.demo import demo
 from learnerledger.cli.duplicates import duplicates
 from learnerledger.cli.learners import import_group
+from learnerledger.cli.merge import merge
 from learnerledger.cli.options import global_options
 from learnerledger.cli.pull import pull
 from learnerledger.cli.render import EXIT_PAUSED, Group
@@ -34,7 +35,7 @@ def main(**options: Any) -> None:
     """learnerledger keeps a student management system and Xero in step."""
 
 
-for _command in (sandbox, connect, pull, status, import_group, sync, duplicates, demo):
+for _command in (sandbox, connect, pull, status, import_group, sync, duplicates, merge, demo):
     main.add_command(_command)
 
 

@@ -89,9 +89,10 @@ merge_clusters = sa.Table(
     sa.Column("state", sa.String(20), nullable=False),
     sa.Column("run_id", sa.Integer, nullable=True),  # the apply run that last wrote for it
     sa.Column("survivor_id", sa.String(36), nullable=True),
-    sa.Column("plan", sa.JSON, nullable=True),  # the cluster's plan when last acted on
-    sa.Column("before", sa.JSON, nullable=True),  # documents and money before the run's writes
-    sa.Column("baseline", sa.JSON, nullable=True),  # documents and money at the last check
+    # None is SQL NULL here (not JSON null), so that "no snapshot" can be asked for.
+    sa.Column("plan", sa.JSON(none_as_null=True), nullable=True),  # its plan when last acted on
+    sa.Column("before", sa.JSON(none_as_null=True), nullable=True),  # before the run's writes
+    sa.Column("baseline", sa.JSON(none_as_null=True), nullable=True),  # at the last check
     sa.Column("updated_utc", sa.DateTime(timezone=True), nullable=False),
 )
 
