@@ -363,8 +363,9 @@ def _money(value: Any) -> Decimal:
         return Decimal("0")
 
 
-def _applied(doc: MirroredDocument) -> list[str]:
-    """What is paid, credited, allocated or refunded on a document, in words."""
+def _applied(doc: MirroredDocument, *, totals: bool = True) -> list[str]:
+    """What is paid, credited, allocated or refunded on a document, in words; with ``totals``
+    the amounts alone when Xero listed none of it."""
     data = doc.data
     found = []
     word = "refund" if doc.kind != "invoice" else "payment"
@@ -379,7 +380,7 @@ def _applied(doc: MirroredDocument) -> list[str]:
             for c in _entries(data, key):
                 name = f"{label} {c.get(number)}" if number and c.get(number) else label
                 found.append(f"{name} of {dollars(_money(c.get('AppliedAmount')))} applied")
-        if not found and (doc.amount_paid or doc.amount_credited):
+        if totals and not found and (doc.amount_paid or doc.amount_credited):
             if doc.amount_paid:
                 found.append(f"{dollars(doc.amount_paid)} paid")
             if doc.amount_credited:
@@ -396,7 +397,7 @@ def _applied(doc: MirroredDocument) -> list[str]:
                 f"allocation of {dollars(_money(a.get('Amount')))}{to} on {_day(a.get('Date'))}"
             )
         total, left = doc.total or Decimal("0"), doc.remaining_credit
-        if not found and left is not None and left < total:
+        if totals and not found and left is not None and left < total:
             found.append(f"{dollars(total - left)} allocated or refunded")
     return found
 
@@ -415,9 +416,10 @@ def classify(doc: MirroredDocument) -> tuple[str, str]:
         return "left", "deleted: it carries no money and needs no move"
     if status == "VOIDED":
         return "blocked", f"voided: Xero's API cannot change a voided {label}"
-    applied = _applied(doc)
     if status == "PAID":
-        return "blocked", "paid: " + ("; ".join(applied) if applied else "in full")
+        listed = _applied(doc, totals=False)
+        return "blocked", "paid in full" + (": " + "; ".join(listed) if listed else "")
+    applied = _applied(doc)
     if applied:
         return "blocked", "; ".join(applied)
     if status in _EDITABLE:
