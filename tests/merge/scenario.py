@@ -15,16 +15,10 @@ from learnerledger.domain.learner import Address
 from learnerledger.merge import decide, find_duplicates_job
 from learnerledger.store import links
 from learnerledger.sync import sync_learners
-from sandbox_documents import Books
+from merge.test_duplicates import STREET
+from sandbox_documents import Books, line
 from sync.test_sync_learners import ROOMY, make_learner, put_learners
 
-STREET = {
-    "AddressType": "STREET",
-    "AddressLine1": "14 Wattle Street",
-    "City": "Parramatta",
-    "Region": "NSW",
-    "PostalCode": "2150",
-}
 WATTLE = Address("14 Wattle St", "Parramatta", "NSW", "2150", "Australia")
 
 
@@ -61,6 +55,23 @@ class Org:
             for doc in self.books.json(response)[collection]:
                 found[doc[id_field]] = (doc["Status"], doc[open_field])
         return found
+
+    def invoices(self, contact_id: str, n: int, *, drafts_every: int = 0) -> None:
+        """``n`` approved invoices (every ``drafts_every``-th a draft) on one contact, written
+        50 to a request."""
+        for first in range(0, n, 50):
+            items = [
+                {
+                    "Type": "ACCREC",
+                    "Contact": {"ContactID": contact_id},
+                    "Date": "2026-10-01",
+                    "DueDate": "2026-10-31",
+                    "Status": "DRAFT" if drafts_every and i % drafts_every == 0 else "AUTHORISED",
+                    "LineItems": [line(str(5 + i))],
+                }
+                for i in range(first, min(n, first + 50))
+            ]
+            assert self.books.put("/Invoices", "Invoices", *items).status_code == 200
 
     def payments(self) -> dict[str, str]:
         """Every payment of the organisation: id -> status (deleted ones included)."""

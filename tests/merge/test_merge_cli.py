@@ -111,20 +111,7 @@ def test_a_bad_worklist_path_is_a_clear_error(
 
 def _movable_org(make_xero_sandbox: Any, connect_xero: Any, n: int) -> Org:
     org = organisation(make_xero_sandbox, connect_xero, xero_day_limit=100_000)
-    legacy = org.legacy["DAU0000001"]
-    for first in range(0, n, 50):
-        items = [
-            {
-                "Type": "ACCREC",
-                "Contact": {"ContactID": legacy},
-                "Date": "2026-10-01",
-                "DueDate": "2026-10-31",
-                "Status": "AUTHORISED",
-                "LineItems": [line(str(10 + i))],
-            }
-            for i in range(first, min(n, first + 50))
-        ]
-        assert org.books.put("/Invoices", "Invoices", *items).status_code == 200
+    org.invoices(org.legacy["DAU0000001"], n)
     sync_and_confirm(org)
     return org
 

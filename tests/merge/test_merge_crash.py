@@ -20,7 +20,6 @@ import pytest
 
 from conftest import XeroSandbox
 from merge.scenario import Org, organisation, sync_and_confirm
-from sandbox_documents import line
 
 pytestmark = pytest.mark.slow
 
@@ -96,19 +95,7 @@ def test_a_killed_apply_resumes_with_nothing_moved_twice(
 ) -> None:
     org: Org = organisation(make_xero_sandbox, connect_xero)
     legacy = org.legacy["DAU0000001"]
-    for first in range(0, N, 50):
-        items = [
-            {
-                "Type": "ACCREC",
-                "Contact": {"ContactID": legacy},
-                "Date": "2026-10-01",
-                "DueDate": "2026-10-31",
-                "Status": "AUTHORISED" if i % 3 else "DRAFT",
-                "LineItems": [line(str(5 + i))],
-            }
-            for i in range(first, first + 50)
-        ]
-        assert org.books.put("/Invoices", "Invoices", *items).status_code == 200
+    org.invoices(legacy, N, drafts_every=3)
     sync_and_confirm(org)
     survivor = org.survivor("DAU0000001")
     sandbox = org.sandbox

@@ -99,20 +99,12 @@ class WorklistItem:
         }
 
     def row(self) -> dict[str, str]:
-        return {
-            "ref_internal": self.ref_internal,
-            "learner": self.learner,
-            "legacy_contact_id": self.legacy_id,
-            "legacy_name": self.legacy_name,
-            "open_in_xero": self.link,
-            "merge_into_contact_id": self.survivor_id,
-            "merge_into_name": self.survivor_name,
-            "contact_code": self.ref_internal,
-            "documents": "; ".join(label for label, _ in self.documents),
-            "why": "; ".join(f"{label}: {why}" for label, why in self.documents),
-            "outstanding": str(self.outstanding),
-            "what_to_do": " ".join(f"{n}. {s}" for n, s in enumerate(self.steps, 1)),
-        }
+        """The item as one CSV row: its lists joined into text."""
+        data = self.as_json()
+        data["documents"] = "; ".join(label for label, _ in self.documents)
+        data["why"] = "; ".join(f"{label}: {why}" for label, why in self.documents)
+        data["what_to_do"] = " ".join(f"{n}. {s}" for n, s in enumerate(self.steps, 1))
+        return {column: str(data[column]) for column in CSV_COLUMNS}
 
 
 def worklist_items(
