@@ -57,7 +57,9 @@ COUNTERS: dict[str, Counter] = {
     "linked": lambda conn: links.count_linked(conn),
     "duplicates_open": lambda conn: duplicates.count_open(conn),
     "contacts_absorbed": lambda conn: links.count_linked(conn, role="absorbed"),
-    "merges_worklist": lambda conn: merges.count_clusters(conn, state="worklist"),
+    "merges_worklist": lambda conn: merges.count_clusters(
+        conn, states=("worklist", "swap_refused")
+    ),
     "invoices": _documents("invoice"),
     "credit_notes": _documents("credit_note"),
     "payments": _documents("payment"),

@@ -5,9 +5,11 @@ way round, and stops when money is not conserved."""
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 
 from learnerledger.jobs import Job
@@ -19,6 +21,7 @@ from learnerledger.merge import (
     merge_verify,
     plan_merges,
 )
+from learnerledger.status import collect_status
 from learnerledger.store import history, links
 from learnerledger.sync import sync_learners
 from merge.scenario import STREET, Org, organisation, sync_and_confirm
@@ -293,3 +296,44 @@ def test_swap_gives_the_legacy_contact_the_learners_identity(org: Org) -> None:
     # The archived contact is settled: never offered as a duplicate again.
     assert [p.contact_id for p in found.pairs if p.found] == []
     assert {p.contact_id for p in found.pairs} == {legacy, second}  # decisions are kept
+
+
+def test_a_refused_swap_gives_the_learner_its_identity_back(org: Org) -> None:
+    legacy = org.legacy["DAU0000001"]
+    org.books.pay(org.books.invoice(legacy, line("300"))["InvoiceID"], "300")
+    sync_and_confirm(org)
+    own = org.survivor("DAU0000001")
+    sandbox = org.sandbox
+    # Hold the swap's second write (the legacy contact adopting the learner's identity) while
+    # someone archives that contact in Xero: Xero then refuses the write.
+    hold = {"kind": "hold", "count": 1, "skip": 1, "method": "POST", "path": "^/Contacts$"}
+    assert httpx.post(f"{sandbox.url}/sandbox/faults", json={"rules": [hold]}).is_success
+    runs: list[Any] = []
+
+    def apply() -> None:
+        with org.setup.client() as client:
+            runs.append(merge_apply(org.setup.store, client))
+
+    worker = threading.Thread(target=apply)
+    worker.start()
+    held = httpx.get(f"{sandbox.url}/sandbox/faults/held", params={"count": 1}, timeout=60)
+    assert held.is_success, held.text
+    archived = org.books.http.post(
+        f"/Contacts/{legacy}", json={"Contacts": [{"ContactStatus": "ARCHIVED"}]}
+    )
+    assert archived.is_success, archived.text
+    assert httpx.post(f"{sandbox.url}/sandbox/faults/release", json={}, timeout=60).is_success
+    worker.join(timeout=120)
+    (run,) = runs
+    assert run.status == "succeeded", run.message
+    assert [e["code"] for e in run.errors] == ["swap_refused"]
+    assert run.states == {"DAU0000001": "swap_refused"}
+    restored = org.contact(own)
+    assert (restored["Name"], restored["ContactNumber"], restored["ContactStatus"]) == (
+        "Felicity Jones DAU0000001",
+        "DAU0000001",
+        "ACTIVE",
+    )
+    assert org.survivor("DAU0000001") == own
+    assert [(i.legacy_id, i.survivor_id) for i in run.worklist] == [(legacy, own)]
+    assert collect_status(org.setup.store, org.setup.config)["counts"]["merges_worklist"] == 1

@@ -216,6 +216,10 @@ def test_a_swap_is_planned_only_when_every_condition_holds() -> None:
             ),
             "2 legacy contacts have history",
         ),
+        "refused before": (
+            _plan(blocked, refused_swaps={"DAU1"}),
+            "Xero refused this cluster's swap on an earlier run",
+        ),
         "already absorbed": (
             _plan(blocked, absorbed={OTHER: "DAU1"}),
             "other contacts were already merged",

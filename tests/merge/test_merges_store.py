@@ -108,7 +108,7 @@ def test_a_cluster_keeps_what_is_not_changed(store: Store, tmp_path: Path) -> No
     assert held["DAU1"].baseline == {"a": 3}
     assert held["DAU1"].run_id == run
     assert merges.unfinished_runs(store, cid) == []
-    assert merges.count_clusters(store, state="worklist") == 1
+    assert merges.count_clusters(store, states=("worklist",)) == 1
     with store.transaction() as conn:
         merges.put_cluster(conn, cid, "DAU1", state="stopped", before={"b": 1})
     assert merges.unfinished_runs(store, cid) == []  # a stopped cluster waits for a person

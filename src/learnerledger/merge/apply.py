@@ -40,9 +40,11 @@ from learnerledger.xero.client import ItemResult
 from learnerledger.xero.protocols import ContactMerger
 from learnerledger.xero.ratelimit import Waiting
 
-__all__ = ["JOB", "ApplyReport", "merge_apply", "progress_notes"]
+__all__ = ["JOB", "SWAP_REFUSED", "ApplyReport", "merge_apply", "progress_notes"]
 
 JOB = "merge apply"
+# A cluster whose swap Xero refused: it waits for Xero's Merge, and no later run swaps it.
+SWAP_REFUSED = "swap_refused"
 _NO_MONEY = ("DELETED",)  # documents that carry no money and stay where they are
 
 
@@ -310,6 +312,13 @@ class _Runner:
                 "Its contact now needs Xero's Merge: it is on the worklist."
             )
             code = "move_refused"
+        elif step.action == "restore":
+            message = (
+                f"Xero refused to give contact {step.target_id} the learner's Contact Code and "
+                f"Name back after a refused swap: {text}"
+            )
+            fix = "Run `learnerledger sync learners`: it writes them again."
+            code = "restore_refused"
         elif step.action == "archive":
             message = f"Xero refused to archive contact {step.target_id}: {text}"
             fix = "Archive it in Xero (Contacts › select › Archive) once it holds nothing."
@@ -344,7 +353,7 @@ class _Runner:
                 self.connection_id,
                 [_restore_step(tenant, step.ref_internal, plan)],
             )
-        merges.put_cluster(conn, self.connection_id, step.ref_internal, state="swap_failed")
+        merges.put_cluster(conn, self.connection_id, step.ref_internal, state=SWAP_REFUSED)
 
     def _plan(self, ref: str) -> Mapping[str, Any] | None:
         return self.plans.get(ref)
@@ -399,6 +408,11 @@ class _Runner:
         self.tell("reading the clusters again to check the money")
         fresh = read_documents(self.client, every)
         tenant = self.client.tenant_id
+        adopted = {
+            s.ref_internal
+            for s in merges.run_steps(self.store, self.run_id)
+            if s.action == "adopt" and s.status == "done"
+        }
         for c in clusters:
             before = befores[c.ref_internal]
             after = snapshot(before.contacts, fresh.documents)
@@ -421,7 +435,7 @@ class _Runner:
                     continue
                 archives = []
                 plan = c.plan or {}
-                swap_done = self._swap_done(c)
+                swap_done = c.ref_internal in adopted
                 for contact_id in _archives(plan):
                     is_empty_contact = (
                         plan.get("swap") and contact_id == plan["swap"]["empty"]["contact_id"]
@@ -444,16 +458,10 @@ class _Runner:
                     conn,
                     self.connection_id,
                     c.ref_internal,
-                    state="checked" if c.state != "swap_failed" else "swap_failed",
+                    state=SWAP_REFUSED if c.state == SWAP_REFUSED else "checked",
                     before=None,
                     baseline=after.as_json(),
                 )
-
-    def _swap_done(self, cluster: StoredCluster) -> bool:
-        return any(
-            s.ref_internal == cluster.ref_internal and s.action == "adopt" and s.status == "done"
-            for s in merges.run_steps(self.store, self.run_id)
-        )
 
     def record_states(self) -> None:
         """Where each cluster of the run now stands."""
@@ -472,7 +480,9 @@ class _Runner:
             waiting = any(lp["outcome"] == "merge" for lp in plan.get("legacy", [])) or any(
                 i in self.still_held for i in _archives(plan)
             )
-            if cluster.state == "swap_failed" or waiting:
+            if cluster.state == SWAP_REFUSED or (plan.get("swap") and not swapped):
+                state = SWAP_REFUSED  # on the worklist, and never tried again
+            elif waiting:
                 state = "worklist"
             elif swapped:
                 state = "swapped"
@@ -480,8 +490,6 @@ class _Runner:
                 state = "emptied"
             else:
                 state = "merged"
-            if plan.get("swap") and not swapped:
-                state = "worklist"
             with self.store.transaction() as conn:
                 merges.put_cluster(conn, self.connection_id, ref, state=state)
             self.report.states[ref] = state
@@ -608,7 +616,8 @@ def _apply(
     extra = {
         ref: Snapshot.from_json(c.baseline).contacts for ref, c in stored.items() if c.baseline
     }
-    planned = plan_merges(store, client, job, mapping=mapping, extra=extra)
+    refused = {ref for ref, c in stored.items() if c.state == SWAP_REFUSED}
+    planned = plan_merges(store, client, job, mapping=mapping, extra=extra, refused_swaps=refused)
     report.plan = planned.plan
     stopped = {ref for ref, c in stored.items() if c.state == "stopped"}
     for c in planned.plan.clusters:
@@ -672,7 +681,7 @@ def _apply(
 
         shown = [
             _unswapped(c)
-            if c.swap is not None and report.states.get(c.ref_internal) == "worklist"
+            if c.swap is not None and report.states.get(c.ref_internal) == SWAP_REFUSED
             else c
             for c in planned.plan.clusters
             if c.ref_internal not in stopped

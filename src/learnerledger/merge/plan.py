@@ -497,6 +497,7 @@ class _Facts:
     mapping: ContactMapping
     owners: Mapping[str, list[str]]  # legacy ContactID -> the refs it is confirmed for
     unreadable: Mapping[str, str]  # ContactID -> why its documents could not all be read
+    refused_swaps: set[str]  # learners whose swap Xero refused on an earlier run
 
 
 def _legacy_plan(contact_id: str, survivor_id: str, facts: _Facts) -> tuple[LegacyPlan, str | None]:
@@ -562,6 +563,11 @@ def _swap(
 ) -> tuple[SwapPlan | None, str]:
     """The swap for a cluster with blocked history, or why there is none."""
     blocked = [lp for lp in legacy if lp.outcome == "merge"]
+    if ref in facts.refused_swaps:
+        return None, (
+            "no swap: Xero refused this cluster's swap on an earlier run (its History says "
+            "why); merge in Xero instead."
+        )
     if len(blocked) != 1:
         return None, (
             f"no swap: {count(len(blocked), 'legacy contact')} have history the API cannot "
@@ -728,12 +734,14 @@ def make_merge_plan(
     mapping: ContactMapping | None = None,
     organisation: str = "",
     unreadable: Mapping[str, str] | None = None,
+    refused_swaps: Iterable[str] = (),
 ) -> MergePlan:
     """The plan for every confirmed cluster. ``confirmed`` are the confirmed pairs (RefInternal,
     legacy ContactID); ``linked`` maps RefInternal to the learner's own contact; ``documents``
     are the clusters' documents as Xero holds them now; ``made_here`` the contacts learnerledger
     created; ``absorbed`` maps absorbed ContactIDs to their learners; ``unreadable`` the
-    contacts whose documents could not all be read (their clusters wait)."""
+    contacts whose documents could not all be read (their clusters wait); ``refused_swaps``
+    the learners whose swap Xero refused before (never tried again)."""
     pairs = list(confirmed)
     owners: dict[str, list[str]] = {}
     for ref, contact_id in pairs:
@@ -754,6 +762,7 @@ def make_merge_plan(
         mapping=mapping or ContactMapping(),
         owners=owners,
         unreadable=dict(unreadable or {}),
+        refused_swaps=set(refused_swaps),
     )
     clusters = [
         _cluster(ref, ids, linked, facts) for ref, ids in cluster_contacts(pairs, linked).items()

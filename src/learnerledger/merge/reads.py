@@ -134,10 +134,12 @@ def plan_merges(
     *,
     mapping: ContactMapping,
     extra: Mapping[str, Iterable[str]] | None = None,
+    refused_swaps: Iterable[str] = (),
 ) -> Planned:
     """Read every confirmed cluster afresh and plan it. ``extra`` names more contacts per
     learner to include in its snapshot (those of an earlier snapshot, e.g. the contact a swap
-    archived), so a document that left them is noticed."""
+    archived), so a document that left them is noticed; ``refused_swaps`` the learners whose
+    swap Xero refused before (they are not swapped again)."""
     connection_id = client.connection.id
     pulled = pull_contacts(store, client)
     if pulled.paused is not None:
@@ -174,6 +176,7 @@ def plan_merges(
         mapping=mapping,
         organisation=client.organisation,
         unreadable=fresh.unreadable,
+        refused_swaps=refused_swaps,
     )
     snapshots = {
         c.ref_internal: snapshot(

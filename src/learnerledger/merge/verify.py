@@ -31,7 +31,7 @@ from typing import Any
 from learnerledger.domain.contact import ContactMapping
 from learnerledger.errors import BudgetSpent
 from learnerledger.jobs import Job, ProgressListener
-from learnerledger.merge.apply import progress_notes
+from learnerledger.merge.apply import SWAP_REFUSED, progress_notes
 from learnerledger.merge.money import Difference, MoneyNotConserved, Snapshot, compare, dollars
 from learnerledger.merge.plan import ClusterPlan, ContactRef
 from learnerledger.merge.reads import plan_merges
@@ -219,7 +219,10 @@ def merge_verify(
             earlier = row.baseline or row.before
             if earlier:
                 extra[ref] = Snapshot.from_json(earlier).contacts
-        planned = plan_merges(store, client, job, mapping=mapping, extra=extra)
+        refused = {ref for ref, row in stored.items() if row.state == SWAP_REFUSED}
+        planned = plan_merges(
+            store, client, job, mapping=mapping, extra=extra, refused_swaps=refused
+        )
         known = {c.ref_internal for c in planned.plan.clusters}
         for ref in sorted(accepted - known):
             job.problem(
@@ -253,11 +256,14 @@ def merge_verify(
                 else:
                     for contact_id in _absorbed(c, state):
                         links.absorb_contact(conn, connection.id, c.ref_internal, contact_id)
+                    kept = (
+                        SWAP_REFUSED if state == "pending" and c.ref_internal in refused else state
+                    )
                     merges.put_cluster(
                         conn,
                         connection.id,
                         c.ref_internal,
-                        state=state,
+                        state=kept,
                         survivor_id=c.target.contact_id if c.target else None,
                         plan=c.as_json(),
                         before=None,

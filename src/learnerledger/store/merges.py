@@ -370,14 +370,14 @@ def clusters_to_check(
     ]
 
 
-def count_clusters(source: StoreOrConnection, *, state: str) -> int:
-    """Clusters of every organisation in ``state`` (``worklist``: waiting for Xero's Merge)."""
+def count_clusters(source: StoreOrConnection, *, states: Sequence[str]) -> int:
+    """Clusters of every organisation in one of ``states``."""
     with reading(source) as conn:
         return int(
             conn.execute(
                 sa.select(sa.func.count())
                 .select_from(merge_clusters)
-                .where(merge_clusters.c.state == state)
+                .where(merge_clusters.c.state.in_(list(states)))
             ).scalar_one()
         )
 
