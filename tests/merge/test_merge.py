@@ -186,6 +186,16 @@ def test_a_merge_the_wrong_way_round_is_reported_with_its_fix(org: Org) -> None:
     assert run is not None
     assert [p["code"] for p in run.problems] == ["wrong_direction"]
 
+    # The fix, played in Xero: restore the learner's contact, merge the old one into it.
+    base = f"{org.sandbox.url}/sandbox/organisations/{org.sandbox.tenant_id}/contacts"
+    assert httpx.post(f"{base}/{survivor}/restore", data={"confirm": "yes"}).status_code == 303
+    assert org.merge_in_xero(legacy, "", by_name="Felicity Jones DAU0000001").status_code == 303
+    with org.setup.client() as client:
+        fixed = merge_verify(org.setup.store, client)
+    assert fixed.status == "succeeded", fixed.message
+    assert [c.state for c in fixed.clusters] == ["done"]
+    assert len(org.documents(survivor)) == 2  # the paid invoice and the learner's own
+
 
 def test_a_deleted_payment_stops_verify_until_accepted(org: Org) -> None:
     legacy = org.legacy["DAU0000001"]

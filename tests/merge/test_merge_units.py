@@ -154,7 +154,7 @@ def _plan(*docs: MirroredDocument, made_here: bool = True, **kw: Any) -> Any:
     learner = make_learner("DAU1")
     return make_merge_plan(
         kw.pop("confirmed", [("DAU1", LEGACY)]),
-        {"DAU1": SURVIVOR},
+        kw.pop("linked", {"DAU1": SURVIVOR}),
         ContactIndex.of(contacts),
         list(docs),
         learners={"DAU1": learner},
@@ -267,6 +267,18 @@ def test_clusters_that_cannot_be_planned_say_why() -> None:
         ]
     )
     assert (elsewhere.state, elsewhere.codes) == ("conflict", ("merged_elsewhere",))
+    (fine, owned) = _plan(
+        confirmed=[("DAU1", LEGACY), ("DAU2", SURVIVOR)],
+        linked={"DAU1": SURVIVOR, "DAU2": OTHER},
+        contacts=[
+            contact(SURVIVOR, "Felicity Jones DAU1", contact_number="DAU1"),
+            contact(LEGACY, "JONES, Felicity"),
+            contact(OTHER, "Tom Jones DAU2", contact_number="DAU2"),
+        ],
+    )
+    assert fine.state == "move"
+    assert (owned.state, owned.codes) == ("conflict", ("legacy_is_a_learners_contact",))
+    assert "is the learner DAU1's own contact" in owned.reasons[0]
     (unreadable,) = _plan(unreadable={LEGACY: "cannot be read"})
     assert (unreadable.state, unreadable.codes) == ("conflict", ("unreadable_document",))
 

@@ -498,6 +498,7 @@ class _Facts:
     owners: Mapping[str, list[str]]  # legacy ContactID -> the refs it is confirmed for
     unreadable: Mapping[str, str]  # ContactID -> why its documents could not all be read
     refused_swaps: set[str]  # learners whose swap Xero refused on an earlier run
+    owned: Mapping[str, str]  # ContactID -> the learner whose own contact it is
 
 
 def _legacy_plan(contact_id: str, survivor_id: str, facts: _Facts) -> tuple[LegacyPlan, str | None]:
@@ -519,6 +520,15 @@ def _legacy_plan(contact_id: str, survivor_id: str, facts: _Facts) -> tuple[Lega
             key=lambda d: (d.kind, d.number or "", d.document_id),
         )
     )
+    owner = facts.owned.get(contact_id)
+    if owner is not None:
+        return LegacyPlan(
+            ref,
+            "problem",
+            docs,
+            f"{c.name!r} is the learner {owner}'s own contact, so it is never merged away: "
+            "reject the pair with `learnerledger duplicates reject REF CONTACT_ID`.",
+        ), "legacy_is_a_learners_contact"
     owners = facts.owners.get(contact_id, [])
     if len(owners) > 1:
         return LegacyPlan(
@@ -763,6 +773,7 @@ def make_merge_plan(
         owners=owners,
         unreadable=dict(unreadable or {}),
         refused_swaps=set(refused_swaps),
+        owned={contact_id: ref for ref, contact_id in linked.items()},
     )
     clusters = [
         _cluster(ref, ids, linked, facts) for ref, ids in cluster_contacts(pairs, linked).items()
