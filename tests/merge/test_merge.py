@@ -347,3 +347,20 @@ def test_a_refused_swap_gives_the_learner_its_identity_back(org: Org) -> None:
     assert org.survivor("DAU0000001") == own
     assert [(i.legacy_id, i.survivor_id) for i in run.worklist] == [(legacy, own)]
     assert collect_status(org.setup.store, org.setup.config)["counts"]["merges_worklist"] == 1
+
+
+def test_no_archive_leaves_the_emptied_contact_active_and_verify_accepts_it(org: Org) -> None:
+    legacy = org.legacy["DAU0000001"]
+    draft = org.books.invoice(legacy, line("20"), status="DRAFT")
+    sync_and_confirm(org)
+    survivor = org.survivor("DAU0000001")
+    with org.setup.client() as client:
+        run = merge_apply(org.setup.store, client, archive=False)
+        verified = merge_verify(org.setup.store, client)
+    assert (run.moved, run.archived, run.states) == (1, 0, {"DAU0000001": "emptied"})
+    assert org.contact(legacy)["ContactStatus"] == "ACTIVE"
+    assert set(org.documents(survivor)) == {draft["InvoiceID"]}
+    (result,) = verified.clusters
+    assert result.state == "done"
+    assert "left active" in result.fix
+    assert _absorbed(org) == {legacy: "DAU0000001"}

@@ -111,8 +111,16 @@ def _left_on(c: ClusterPlan, contact_id: str) -> int:
     return 0
 
 
-def _outcome(c: ClusterPlan) -> tuple[str, str]:
-    """A cluster's verdict and what to do about it."""
+def _emptied(c: ClusterPlan) -> bool:
+    """Every legacy contact still active holds nothing: emptied by ``apply --no-archive``."""
+    return c.state == "move" and all(
+        lp.outcome != "archive" or not _left_on(c, lp.contact.contact_id) for lp in c.legacy
+    )
+
+
+def _outcome(c: ClusterPlan, *, left_active: bool = False) -> tuple[str, str]:
+    """A cluster's verdict and what to do about it. ``left_active``: the last apply emptied
+    its legacy contacts and left them active (``--no-archive``)."""
     survivor = c.survivor
     if c.state == "wrong_direction" and survivor is not None:
         into = next(
@@ -135,6 +143,12 @@ def _outcome(c: ClusterPlan) -> tuple[str, str]:
             f"Merge {', '.join(repr(n) for n in waiting)} into "
             f"{c.target.name if c.target else 'the learner contact'!r} in Xero, as the "
             "worklist says, then verify again."
+        )
+    if left_active and _emptied(c):
+        names = [repr(lp.contact.name) for lp in c.legacy if lp.outcome == "archive"]
+        return "done", (
+            f"{', '.join(names)} hold nothing any more and were left active (`merge apply "
+            "--no-archive`); archive them in Xero if you like."
         )
     if c.state in ("move", "swap"):
         return "pending", "Run `learnerledger merge apply`: what the API can do is not done yet."
@@ -170,7 +184,8 @@ def _verified(c: ClusterPlan, state: str, fix: str) -> VerifiedCluster:
 def _absorbed(c: ClusterPlan, state: str) -> list[str]:
     """The legacy contacts whose documents belong to the learner for good."""
     if state == "done":
-        return [lp.contact.contact_id for lp in c.legacy if lp.outcome in ("merged", "archived")]
+        settled = ("merged", "archived", "archive")  # archive: emptied and left active
+        return [lp.contact.contact_id for lp in c.legacy if lp.outcome in settled]
     if state == "wrong_direction" and c.survivor is not None and c.survivor.merged_to:
         return [c.survivor.merged_to]
     return []
@@ -237,7 +252,9 @@ def merge_verify(
             now = planned.snapshots[c.ref_internal]
             held = stored.get(c.ref_internal)
             reference = (held.baseline or held.before) if held is not None else None
-            state, fix = _outcome(c)
+            state, fix = _outcome(
+                c, left_active=held is not None and held.state in ("emptied", "done")
+            )
             verified = _verified(c, state, fix)
             if c.ref_internal in accepted:
                 verified.accepted = True
