@@ -80,8 +80,6 @@ _LABELS = {
     "overpayment": "overpayment",
 }
 _EDITABLE = ("DRAFT", "SUBMITTED", "AUTHORISED")
-# Ids per read of a cluster's records (the client's own limits, see xero/client.py).
-_CONTACTS_PER_READ, _INVOICE_CONTACTS_PER_READ, _WHERE_CONTACTS_PER_READ = 50, 40, 20
 
 
 @dataclass(frozen=True)
@@ -295,6 +293,7 @@ class ClusterPlan:
 class MergePlan:
     organisation: str
     clusters: list[ClusterPlan] = field(default_factory=list)
+    read_calls: int = 0  # what reading the clusters for this plan cost
 
     def totals(self) -> dict[str, int]:
         states = ("move", "worklist", "swap", "done", "wrong_direction", "waiting", "conflict")
@@ -309,8 +308,9 @@ class MergePlan:
 
     @property
     def calls(self) -> int:
-        """The API calls applying the plan costs: its writes, batched by 50 of a kind, and the
-        reads that check the clusters it writes for afterwards."""
+        """The API calls applying the plan costs: a read like the one the plan was made from
+        (``read_calls``), its writes batched by 50 of a kind, and at most as much again to
+        read the clusters it writes for once more afterwards."""
         acting = [c for c in self.clusters if c.acts]
         writes = 0
         for phase_items in (
@@ -321,15 +321,7 @@ class MergePlan:
             [a for c in acting for a in c.archives()],
         ):
             writes += math.ceil(len(phase_items) / BATCH)
-        contacts = sum(len(c.contacts) for c in acting)
-        reads = 0
-        if contacts:
-            reads = (
-                math.ceil(contacts / _CONTACTS_PER_READ)
-                + math.ceil(contacts / _INVOICE_CONTACTS_PER_READ)
-                + 3 * math.ceil(contacts / _WHERE_CONTACTS_PER_READ)
-            )
-        return writes + reads
+        return self.read_calls + writes + (self.read_calls if acting else 0)
 
     def as_json(self) -> dict[str, Any]:
         return {

@@ -87,6 +87,8 @@ def read_documents(client: ContactMerger, contact_ids: Sequence[str]) -> Fresh:
             fresh.documents += [_mirrored(d) for d in page.records if d.contact_id in wanted]
             for problem in page.problems:
                 contact_id = _problem_contact(problem)
+                if contact_id is not None and contact_id not in wanted:
+                    continue  # another contact's (the whole stream was read)
                 if contact_id is None:
                     raise UnexpectedResponse(
                         f"Xero sent a document ({stream}) that cannot be read and whose "
@@ -141,6 +143,7 @@ def plan_merges(
     archived), so a document that left them is noticed; ``refused_swaps`` the learners whose
     swap Xero refused before (they are not swapped again)."""
     connection_id = client.connection.id
+    calls_before = client.calls
     pulled = pull_contacts(store, client)
     if pulled.paused is not None:
         raise pulled.paused
@@ -178,6 +181,7 @@ def plan_merges(
         unreadable=fresh.unreadable,
         refused_swaps=refused_swaps,
     )
+    plan.read_calls = client.calls - calls_before
     snapshots = {
         c.ref_internal: snapshot(
             set(clusters[c.ref_internal]) | more.get(c.ref_internal, set()), fresh.documents

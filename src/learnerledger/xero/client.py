@@ -522,12 +522,30 @@ class XeroClient:
 
         Invoices are asked for with ``ContactIDs`` (40 to a query); the others with a
         ``where`` of ``Contact.ContactID`` terms (20 to a query): Xero's query strings are
-        short."""
+        short. When reading the whole stream costs fewer calls than that (its first page says
+        how many records there are), the whole stream is read instead and only the
+        documents of ``contact_ids`` are kept: then a page may hold fewer records."""
         chosen = DOCUMENT_STREAMS[stream]
         if stream not in CONTACT_DOCUMENT_STREAMS:
             raise ValueError(f"{stream} cannot be read by contact")
         ids = sorted({parse_guid(i) for i in contact_ids})
         size = _CONTACT_IDS_PER_QUERY if stream == "invoices" else _WHERE_IDS_PER_QUERY
+        queries = -(-len(ids) // size)
+        if queries > 1:
+            wanted = set(ids)
+            data, records, problems, item_count = self._read_page(chosen, 1, page_size, None, None)
+            total = item_count
+            if total is not None and -(-total // page_size) <= queries:
+                page = 1
+                while True:
+                    mine = [d for d in records if d.contact_id in wanted]
+                    yield Page(mine, problems, total, None, page, _envelope_ms(data))
+                    if len(records) + len(problems) < page_size or total <= page * page_size:
+                        return
+                    page += 1
+                    data, records, problems, _ = self._read_page(
+                        chosen, page, page_size, None, None
+                    )
         for first in range(0, len(ids), size):
             chunk = ids[first : first + size]
             extra: dict[str, str] = {}
