@@ -151,6 +151,13 @@ def test_a_spent_day_budget_pauses_apply_and_the_next_run_resumes(
     runs = history.latest_runs(setup.store, limit=50)
     assert "paused" in [r.status for r in runs if r.job == "merge apply"]
 
+    # Verify meanwhile leaves the half-applied cluster to the apply that will finish it.
+    verified = _invoke(org, tmp_path, "verify", "--json", LEARNERLEDGER_XERO_DAY_LIMIT="100000")
+    assert verified.exit_code == 0, verified.output
+    (cluster,) = json.loads(verified.stdout)["clusters"]
+    assert cluster["state"] == "pending"
+    assert "stopped half way" in cluster["fix"]
+
     second = _invoke(org, tmp_path, "apply", LEARNERLEDGER_XERO_DAY_LIMIT="100000")
     assert second.exit_code == 0, second.output
     assert "Finished 20 writes left by an earlier run" in second.stdout

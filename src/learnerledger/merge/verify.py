@@ -256,6 +256,15 @@ def merge_verify(
                 c, left_active=held is not None and held.state in ("emptied", "done")
             )
             verified = _verified(c, state, fix)
+            if held is not None and held.before is not None and held.state != "stopped":
+                # An apply is writing for this cluster, or was interrupted: leave it to that.
+                verified.state = "pending"
+                verified.fix = (
+                    "A `learnerledger merge apply` is writing for this cluster or was stopped "
+                    "half way: run it (again) to finish, then verify."
+                )
+                report.clusters.append(verified)
+                continue
             if c.ref_internal in accepted:
                 verified.accepted = True
             elif reference:
