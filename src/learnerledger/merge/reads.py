@@ -4,8 +4,9 @@ A merge never trusts the mirror for what it writes or checks: Xero's own Merge m
 without changing their ``UpdatedDateUTC`` (so an incremental pull would not see the move), and
 people work in Xero between two runs. So every plan, apply and verify reads the clusters'
 contacts by id (with ``MergedToContactID``) and their invoices, credit notes, prepayments and
-overpayments by contact, which costs a few calls per 20 to 50 contacts. The contacts read are
-mirrored (``store.mirror``); the documents are used as read.
+overpayments by contact (a few calls per 20 to 50 contacts, or the whole list when that is
+fewer calls). The contacts read are mirrored (``store.mirror``); the documents are used as
+read.
 """
 
 from __future__ import annotations
