@@ -24,7 +24,12 @@ ERROR_CLASSES = {
 # Where the message is not the first argument.
 MESSAGE_ARG = {"ConfigError": 2, "CsvFileError": 1}
 # Messages composed inside errors.py from their arguments.
-COMPOSED = ("is spent; it resumes at", "must be connected again", "Xero says:")
+COMPOSED = (
+    "is spent; it resumes at",
+    "must be connected again",
+    "Xero says:",
+    "Money is not conserved",
+)
 
 
 def _literal(node: ast.expr) -> str | None:

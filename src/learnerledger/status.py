@@ -23,6 +23,7 @@ from learnerledger.store import (
     duplicates,
     history,
     links,
+    merges,
     mirror,
     resync,
 )
@@ -43,7 +44,8 @@ def _documents(kind: str) -> Counter:
 # Every integer of ``counts``, in the order shown, each read through the repository of its
 # table. ``documents_resynced`` counts the documents the resync has written to the SMS (and
 # not removed since). ``linked`` counts learners with their own contact; ``duplicates_open``
-# the pairs found that no one has decided yet.
+# the pairs found that no one has decided yet; ``contacts_absorbed`` the legacy contacts merged
+# into learners' contacts; ``merges_worklist`` the clusters waiting for Xero's own Merge.
 COUNTERS: dict[str, Counter] = {
     "learners": lambda conn: count_learners(conn).learners,
     "learners_ready": lambda conn: count_learners(conn).learners_ready,
@@ -51,6 +53,10 @@ COUNTERS: dict[str, Counter] = {
     "contacts_archived": lambda conn: mirror.count_contacts(conn, status="ARCHIVED"),
     "linked": lambda conn: links.count_linked(conn),
     "duplicates_open": lambda conn: duplicates.count_open(conn),
+    "contacts_absorbed": lambda conn: links.count_linked(conn, role="absorbed"),
+    "merges_worklist": lambda conn: merges.count_clusters(
+        conn, states=("worklist", "swap_refused")
+    ),
     "invoices": _documents("invoice"),
     "credit_notes": _documents("credit_note"),
     "payments": _documents("payment"),

@@ -60,7 +60,7 @@ def seeded(world: World) -> dict[str, str]:
     merge(world, legacy, contacts[grace])
     absorbed = world.books.contact("Turing, A")
     with world.store.transaction() as conn:
-        links.link_absorbed(conn, world.xero.connection.id, alan, absorbed)
+        links.absorb_contact(conn, world.xero.connection.id, alan, absorbed)
     kept = world.invoice(absorbed, "2200.00", date=day(100))
     world.books.pay(kept["InvoiceID"], "1000.00", date=day(95))
     employer = world.books.contact("Harbour Constructions")

@@ -141,7 +141,7 @@ def test_a_merge_between_two_resyncs_moves_the_documents_to_the_other_learner(
     ada, grace = world.add_learners("Ada Lovelace", "Grace Hopper")
     legacy = world.books.contact("Jo Smith")  # typed in by hand years ago
     with world.store.transaction() as conn:
-        links.link_absorbed(conn, world.xero.connection.id, ada, legacy)
+        links.absorb_contact(conn, world.xero.connection.id, ada, legacy)
     invoice = world.invoice(legacy, "640.00")
     world.books.pay(invoice["InvoiceID"], "40.00", date=day(9))
     own = world.invoice(ada, "10.00")

@@ -151,9 +151,9 @@ def test_absorbed_links_are_read_with_the_learners_own(db: Store) -> None:
         links.link_contact(
             conn, cid, "DAU0000001", "own", mapped_hash=None, contact_updated_ms=None
         )
-        links.link_absorbed(conn, cid, "DAU0000001", "legacy-1")
-        links.link_absorbed(conn, cid, "DAU0000002", "legacy-2")
-        links.link_absorbed(conn, cid, "DAU0000001", "legacy-2")  # decided again: Ada's
+        links.absorb_contact(conn, cid, "DAU0000001", "legacy-1")
+        links.absorb_contact(conn, cid, "DAU0000002", "legacy-2")
+        links.absorb_contact(conn, cid, "DAU0000001", "legacy-2")  # decided again: Ada's
     assert links.load_contact_learners(db, cid) == {
         "own": ("DAU0000001", "learner"),
         "legacy-1": ("DAU0000001", "absorbed"),

@@ -19,6 +19,7 @@ from learnerledger.cli.demo import demo
 from learnerledger.cli.duplicates import duplicates
 from learnerledger.cli.export import export
 from learnerledger.cli.learners import import_group
+from learnerledger.cli.merge import merge
 from learnerledger.cli.options import global_options
 from learnerledger.cli.pull import pull
 from learnerledger.cli.render import EXIT_PAUSED, Group
@@ -49,6 +50,7 @@ for _command in (
     import_group,
     sync,
     duplicates,
+    merge,
     check,
     template,
     resync,

@@ -4,7 +4,8 @@ what people decide about each pair.
 A run of the job frame: it reads the contacts changed since the last pull (so the pairs are
 found against what Xero holds now), matches every learner flagged for Xero against the other
 contacts (``learnerledger.matching``; the learner's own contact, from the link table, is the
-survivor and never a candidate), and records the pairs with their scores and evidence.
+survivor and never a candidate, nor is a contact already absorbed into one by a merge), and
+records the pairs with their scores and evidence.
 Decisions (``confirmed``, ``rejected``) are kept across runs (``store/duplicates.py``).
 """
 
@@ -78,10 +79,11 @@ def find_duplicates_job(
             learners = [x for x in iter_learners(conn) if x.sync_to_xero]
             index = mirror.load_contact_index(conn, connection_id)
             linked, _ = links.load_links(conn, connection_id)
+            absorbed = links.load_absorbed(conn, connection_id)
+        # A contact already merged into a learner's (or emptied by a swap) is settled.
+        candidates = [c for c in index.by_id.values() if c.contact_id not in absorbed]
         job.progress("matching", 0, len(learners))
-        found = find_duplicates(
-            learners, list(index.by_id.values()), survivors=linked, settings=settings
-        )
+        found = find_duplicates(learners, candidates, survivors=linked, settings=settings)
         job.progress("matching", len(learners), len(learners))
         saved = pairs_repo.save_found(
             store,

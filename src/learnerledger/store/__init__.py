@@ -17,6 +17,7 @@ from learnerledger.store import learners as learners
 from learnerledger.store import leases as leases
 from learnerledger.store import links as links
 from learnerledger.store import listing as listing
+from learnerledger.store import merges as merges
 from learnerledger.store import mirror as mirror
 from learnerledger.store import resync as resync
 from learnerledger.store import sync_tables as sync_tables  # registers the sync tables
@@ -41,6 +42,7 @@ __all__ = [
     "links",
     "listing",
     "load_secret_box",
+    "merges",
     "metadata",
     "mirror",
     "open_store",

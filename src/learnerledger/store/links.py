@@ -14,7 +14,14 @@ from sqlalchemy.engine import Connection
 from learnerledger.store._reading import StoreOrConnection, reading
 from learnerledger.store.sync_tables import contact_links
 
-__all__ = ["count_linked", "link_absorbed", "link_contact", "load_contact_learners", "load_links"]
+__all__ = [
+    "absorb_contact",
+    "count_linked",
+    "link_contact",
+    "load_absorbed",
+    "load_contact_learners",
+    "load_links",
+]
 
 
 def load_links(
@@ -71,16 +78,35 @@ def link_contact(
     )
 
 
-def link_absorbed(conn: Connection, connection_id: int, ref_internal: str, contact_id: str) -> None:
-    """Record ``contact_id`` as a legacy contact absorbed into the learner ``ref_internal``
-    (adopted or merged): its documents are the learner's (replacing any earlier link of it)."""
-    now = datetime.now(UTC)
-    conn.execute(
-        contact_links.delete().where(
-            contact_links.c.connection_id == connection_id,
-            contact_links.c.contact_id == contact_id,
+def absorb_contact(
+    conn: Connection,
+    connection_id: int,
+    ref_internal: str,
+    contact_id: str,
+    *,
+    contact_updated_ms: int | None = None,
+) -> bool:
+    """Remember that the legacy contact ``contact_id`` was merged into the learner's contact
+    (role ``absorbed``), so documents left on it still find their learner. A contact that is
+    some learner's own contact is never turned into an absorbed one: returns False then."""
+    t = contact_links.c
+    held = conn.execute(
+        sa.select(t.ref_internal, t.role).where(
+            t.connection_id == connection_id, t.contact_id == contact_id
         )
-    )
+    ).first()
+    if held is not None and held.role == "learner":
+        return False
+    now = datetime.now(UTC)
+    if held is not None:
+        conn.execute(
+            contact_links.update()
+            .where(t.connection_id == connection_id, t.contact_id == contact_id)
+            .values(
+                ref_internal=ref_internal, contact_updated_ms=contact_updated_ms, updated_utc=now
+            )
+        )
+        return True
     conn.execute(
         contact_links.insert().values(
             connection_id=connection_id,
@@ -88,11 +114,22 @@ def link_absorbed(conn: Connection, connection_id: int, ref_internal: str, conta
             contact_id=contact_id,
             role="absorbed",
             mapped_hash=None,
-            contact_updated_ms=None,
+            contact_updated_ms=contact_updated_ms,
             created_utc=now,
             updated_utc=now,
         )
     )
+    return True
+
+
+def load_absorbed(conn: Connection, connection_id: int) -> dict[str, str]:
+    """ContactID -> RefInternal of the legacy contacts absorbed into learners' contacts."""
+    rows = conn.execute(
+        sa.select(contact_links.c.contact_id, contact_links.c.ref_internal).where(
+            contact_links.c.connection_id == connection_id, contact_links.c.role == "absorbed"
+        )
+    )
+    return {str(contact_id): str(ref) for contact_id, ref in rows}
 
 
 def load_contact_learners(

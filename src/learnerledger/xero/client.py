@@ -13,7 +13,9 @@ the records' ids, which never change: a record edited during a long read cannot 
 past a page boundary. Writes send up
 to 50 items with ``summarizeErrors=false`` and the caller's ``Idempotency-Key``, and return one
 :class:`ItemResult` per input item, in input order. Creates use ``PUT`` (create-only); updates
-name the ``ContactID``: Xero's ``POST`` would otherwise match a contact by its Name.
+name the ``ContactID``: Xero's ``POST`` would otherwise match a contact by its Name. Invoices
+and credit notes are updated by their own ids (``update_documents``: how a merge re-points
+them), and read afresh by contact (``documents_of_contacts``).
 """
 
 from __future__ import annotations
@@ -66,9 +68,11 @@ from learnerledger.xero.wire import (
 __all__ = [
     "BATCH_LIMIT",
     "CONTACTS",
+    "CONTACT_DOCUMENT_STREAMS",
     "DOCUMENT_STREAMS",
     "MAX_BODY_BYTES",
     "PAGE_SIZE",
+    "WRITABLE_DOCUMENT_STREAMS",
     "ItemResult",
     "Page",
     "RecordProblem",
@@ -85,6 +89,9 @@ PAGE_SIZE = 1000  # the largest page Xero serves
 BATCH_LIMIT = 50  # Xero's advice for items per write
 MAX_BODY_BYTES = 3_500_000  # Xero's limit for one request body
 MAX_IDEMPOTENCY_KEY = 128
+# Ids per query when reading by contact: Xero refuses query strings much over 2,000 characters.
+_CONTACT_IDS_PER_QUERY = 40
+_WHERE_IDS_PER_QUERY = 20
 _TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
 
 
@@ -182,6 +189,11 @@ DOCUMENT_STREAMS: dict[str, Stream[Document]] = {
         "overpayments", "Overpayments", "OverpaymentID", "overpayment"
     ),
 }
+
+# The document streams whose records belong to a contact (a payment belongs to what it pays),
+# and the streams whose contact the API can change (``update_documents``).
+CONTACT_DOCUMENT_STREAMS = ("invoices", "credit_notes", "prepayments", "overpayments")
+WRITABLE_DOCUMENT_STREAMS = ("invoices", "credit_notes")
 
 OnEvent = Callable[[Waiting | Retrying], None]
 
@@ -447,9 +459,11 @@ class XeroClient:
         page_size: int,
         since: int | None,
         where: str | None,
+        extra: Mapping[str, str] | None = None,
     ) -> tuple[dict[str, Any], list[T], list[RecordProblem], int | None]:
         params = {
             **stream.params,
+            **(extra or {}),
             "page": str(page),
             "pageSize": str(page_size),
             # Ids never change, so an edit during the read cannot shift a record past a page.
@@ -497,6 +511,60 @@ class XeroClient:
             where=date_where(date_from, date_to),
             page_size=page_size,
         )
+
+    def documents_of_contacts(
+        self, stream: str, contact_ids: Sequence[str], *, page_size: int = PAGE_SIZE
+    ) -> Iterator[Page[Document]]:
+        """Every document of ``stream`` (``invoices``, ``credit_notes``, ``prepayments``,
+        ``overpayments``) whose contact is one of ``contact_ids``, whatever its date or status,
+        page by page: a fresh read, for when documents must be seen as Xero holds them now
+        (a merge in Xero's web app moves documents without saying so to incremental reads).
+
+        Invoices are asked for with ``ContactIDs`` (40 to a query); the others with a
+        ``where`` of ``Contact.ContactID`` terms (20 to a query): Xero's query strings are
+        short. When reading the whole stream costs fewer calls than that (its first page says
+        how many records there are), the whole stream is read instead and only the
+        documents of ``contact_ids`` are kept: then a page may hold fewer records."""
+        chosen = DOCUMENT_STREAMS[stream]
+        if stream not in CONTACT_DOCUMENT_STREAMS:
+            raise ValueError(f"{stream} cannot be read by contact")
+        ids = sorted({parse_guid(i) for i in contact_ids})
+        size = _CONTACT_IDS_PER_QUERY if stream == "invoices" else _WHERE_IDS_PER_QUERY
+        queries = -(-len(ids) // size)
+        if queries > 1:
+            wanted = set(ids)
+            data, records, problems, item_count = self._read_page(chosen, 1, page_size, None, None)
+            total = item_count
+            if total is not None and -(-total // page_size) <= queries:
+                page = 1
+                while True:
+                    mine = [d for d in records if d.contact_id in wanted]
+                    yield Page(mine, problems, total, None, page, _envelope_ms(data))
+                    if len(records) + len(problems) < page_size or total <= page * page_size:
+                        return
+                    page += 1
+                    data, records, problems, _ = self._read_page(
+                        chosen, page, page_size, None, None
+                    )
+        for first in range(0, len(ids), size):
+            chunk = ids[first : first + size]
+            extra: dict[str, str] = {}
+            where: str | None = None
+            if stream == "invoices":
+                extra["ContactIDs"] = ",".join(chunk)
+            else:
+                where = " OR ".join(f'Contact.ContactID==Guid("{i}")' for i in chunk)
+            page = 1
+            while True:
+                data, records, problems, item_count = self._read_page(
+                    chosen, page, page_size, None, where, extra
+                )
+                yield Page(records, problems, item_count, None, page, _envelope_ms(data))
+                if len(records) + len(problems) < page_size or (
+                    item_count is not None and item_count <= page * page_size
+                ):
+                    break
+                page += 1
 
     def get_contact(self, contact_id: str) -> Contact:
         """One contact by ContactID (with MergedToContactID); ``NotFound`` if there is none."""
@@ -580,6 +648,31 @@ class XeroClient:
         item = {**fields, "ContactID": parse_guid(contact_id)}
         path = f"Contacts/{item['ContactID']}"
         return self._write(CONTACTS, "POST", path, [item], idempotency_key)[0]
+
+    def update_documents(
+        self, stream: str, items: Sequence[Mapping[str, Any]], idempotency_key: str
+    ) -> list[ItemResult[Document]]:
+        """Update up to 50 invoices or credit notes (``POST /Invoices``), each named by its id
+        (``InvoiceID`` / ``CreditNoteID``) and carrying only the fields to change, e.g.
+        ``{"InvoiceID": ..., "Contact": {"ContactID": ...}, "Status": "AUTHORISED"}`` to
+        re-point one. One result per item, in order; a result that names another document
+        than the item sent is refused as unreadable."""
+        if stream not in WRITABLE_DOCUMENT_STREAMS:
+            raise ValueError(f"{stream} cannot be updated through the API")
+        chosen = DOCUMENT_STREAMS[stream]
+        sent_ids = [parse_guid(item.get(chosen.id_field)) for item in items]
+        results = self._write(chosen, "POST", chosen.path, items, idempotency_key)
+        for sent_id, result in zip(sent_ids, results, strict=True):
+            got = result.record.document_id if isinstance(result.record, Document) else None
+            if got is not None and got != sent_id:
+                raise UnexpectedResponse(
+                    f"Xero's answer to POST /{chosen.path} names {chosen.id_field} {got} where "
+                    f"{sent_id} was sent.",
+                    fix="Look the documents up before sending them again.",
+                    organisation=self.organisation,
+                    request=f"POST /{chosen.path}",
+                )
+        return results
 
     def _write(
         self,

@@ -16,10 +16,12 @@ from learnerledger.xero.ratelimit import RateBudget
 from learnerledger.xero.wire import Contact, Document
 
 __all__ = [
+    "ContactMerger",
     "ContactReader",
     "ContactSyncer",
     "ContactWriter",
     "DocumentReader",
+    "DocumentWriter",
     "PageReader",
     "XeroOrganisation",
 ]
@@ -92,3 +94,28 @@ class ContactSyncer(ContactReader, ContactWriter, Protocol):
     def tenant_id(self) -> str: ...
 
     def count_changed_contacts(self, modified_since_ms: int) -> int: ...
+
+
+@runtime_checkable
+class DocumentWriter(XeroOrganisation, Protocol):
+    """Updates invoices and credit notes in batches (named by their ids), one result per item,
+    and reads the documents of given contacts afresh."""
+
+    def update_documents(
+        self, stream: str, items: Sequence[Mapping[str, Any]], idempotency_key: str
+    ) -> list[ItemResult[Document]]: ...
+
+    def documents_of_contacts(
+        self, stream: str, contact_ids: Sequence[str], *, page_size: int = PAGE_SIZE
+    ) -> Iterator[Page[Document]]: ...
+
+
+@runtime_checkable
+class ContactMerger(ContactReader, ContactWriter, DocumentReader, DocumentWriter, Protocol):
+    """What a merge needs: read contacts and documents (afresh, by contact), re-point
+    documents, update and archive contacts, and report retries (``on_event``)."""
+
+    on_event: Any
+
+    @property
+    def tenant_id(self) -> str: ...

@@ -127,6 +127,11 @@ def create_app(
             web.merge_endpoint,
             methods=["POST"],
         ),
+        Route(
+            "/sandbox/organisations/{tenant}/contacts/{contact}/restore",
+            web.restore_endpoint,
+            methods=["POST"],
+        ),
         Route("/sandbox/organisations/{tenant}/truth", web.truth),
         Route(
             "/sandbox/organisations/{tenant}/branding-themes",

@@ -34,10 +34,12 @@ __all__ = [
     "MESSAGES",
     "ContactQuery",
     "Outcome",
+    "active_named",
     "contact_by_id_or_number",
     "list_contacts",
     "parse_body",
     "render",
+    "restore_contact",
     "write_contact",
 ]
 
@@ -626,6 +628,44 @@ def write_contact(
     row = get_row(conn, tenant_id, contact_id)
     assert row is not None
     return Outcome(row, created=created)
+
+
+def active_named(conn: sqlite3.Connection, tenant_id: str, name: str) -> list[ContactRow]:
+    """The active contacts whose Name is ``name`` (as Names collide: see ``name_key``)."""
+    rows = conn.execute(
+        "SELECT * FROM contacts WHERE tenant_id = ? AND status = 'ACTIVE' AND name_key = ? "
+        "ORDER BY seq",
+        (tenant_id, name_key(name)),
+    ).fetchall()
+    return [_row(r) for r in rows]
+
+
+def restore_contact(
+    conn: sqlite3.Connection, tenant_id: str, contact_id: str, *, now_ms: int
+) -> ContactRow:
+    """Xero's web-app Restore of an archived (or merged) contact: it is active again, unless
+    an active contact has its Name. Its documents stay where they are (a merged contact's are
+    with the contact it was merged into). Raises ValueError with the reason otherwise."""
+    row = get_row(conn, tenant_id, contact_id)
+    if row is None:
+        raise ValueError(f"No contact {contact_id} in this organisation.")
+    if row.status != "ARCHIVED":
+        raise ValueError(
+            f"{row.data.get('Name')!r} is {row.status.lower()}: only archived contacts can be "
+            "restored."
+        )
+    name = str(row.data.get("Name", ""))
+    if any(c.contact_id != contact_id for c in active_named(conn, tenant_id, name)):
+        raise ValueError(f"Another active contact is named {name!r}: rename or archive it first.")
+    data = dict(row.data)
+    data["ContactStatus"] = "ACTIVE"
+    update_contact_row(conn, contact_id, data, now_ms=now_ms)
+    # Whether Xero keeps MergedToContactID on a restored contact is not documented; an active
+    # contact that points elsewhere would be a contradiction, so the sandbox clears it.
+    conn.execute("UPDATE contacts SET merged_to = NULL WHERE contact_id = ?", (contact_id,))
+    restored = get_row(conn, tenant_id, contact_id)
+    assert restored is not None
+    return restored
 
 
 def merge_contacts(

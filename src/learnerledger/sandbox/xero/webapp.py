@@ -30,22 +30,31 @@ from learnerledger.sandbox.xero.organisation import ensure_chart
 from learnerledger.sandbox.xero.store import SandboxStore
 from learnerledger.sandbox.xero.wire import date_of_ms, json_response, parse_guid
 
-__all__ = ["MergeRefused", "WebApp", "merge", "merge_in"]
+__all__ = ["MergeRefused", "WebApp", "merge", "merge_in", "restore_in"]
 
 _PAGE_SIZE = 100
 MAX_HOLD_WAIT = 300  # seconds a /sandbox/faults/held request may wait
 
 
 class MergeRefused(ValueError):
-    """Xero's Merge screen would not offer this merge; the message says why."""
+    """Xero's Merge (or Restore) screen would not offer this; the message says why."""
 
 
 def merge(
-    conn: sqlite3.Connection, tenant_id: str, source_id: str, target_id: str, *, now_ms: int
+    conn: sqlite3.Connection, tenant_id: str, source_id: str, target: str, *, now_ms: int
 ) -> contact_rules.ContactRow:
-    """Merge ``source_id`` into ``target_id`` as Xero's web app does: the source is archived, its
+    """Merge ``source_id`` into ``target`` as Xero's web app does: the source is archived, its
     ``MergedToContactID`` names the target, and every document it had (paid or not, with its
-    payments and allocations) now belongs to the target."""
+    payments and allocations) now belongs to the target. ``target`` is a ContactID, or the
+    Name of an active contact, as a person picks it on Xero's Merge screen."""
+    target_id = parse_guid(target) or ""
+    if not target_id:
+        named = contact_rules.active_named(conn, tenant_id, target)
+        if not named:
+            raise MergeRefused(f"No active contact is named {target!r}.")
+        if len(named) > 1:
+            raise MergeRefused(f"{len(named)} active contacts are named {target!r}.")
+        target_id = named[0].contact_id
     try:
         row = contact_rules.merge_contacts(conn, tenant_id, source_id, target_id, now_ms=now_ms)
     except ValueError as exc:
@@ -55,11 +64,22 @@ def merge(
 
 
 def merge_in(
-    store: SandboxStore, tenant_id: str, source_id: str, target_id: str, *, now_ms: int
+    store: SandboxStore, tenant_id: str, source_id: str, target: str, *, now_ms: int
 ) -> contact_rules.ContactRow:
     """``merge`` in a transaction of its own: all of it happens, or nothing."""
     with store.tx() as conn:
-        return merge(conn, tenant_id, source_id, target_id, now_ms=now_ms)
+        return merge(conn, tenant_id, source_id, target, now_ms=now_ms)
+
+
+def restore_in(
+    store: SandboxStore, tenant_id: str, contact_id: str, *, now_ms: int
+) -> contact_rules.ContactRow:
+    """Xero's web-app Restore of an archived contact, in a transaction of its own."""
+    with store.tx() as conn:
+        try:
+            return contact_rules.restore_contact(conn, tenant_id, contact_id, now_ms=now_ms)
+        except ValueError as exc:
+            raise MergeRefused(str(exc)) from None
 
 
 def _page(title: str, body: str) -> HTMLResponse:
@@ -289,11 +309,16 @@ class WebApp:
         form = (
             f'<h2>Merge</h2><form method="post" '
             f'action="/sandbox/organisations/{tenant_id}/contacts/'
-            f'{row.contact_id}/merge"><p>Merge <b>{html.escape(data.get("Name", ""))}</b> into the '
-            'contact with ContactID <input name="target" size="40" required> '
-            "<button>Merge</button></p><p>This contact will be archived and everything it holds "
-            "will belong to the other contact.</p></form>"
+            f'{row.contact_id}/merge"><p>Merge <b>{html.escape(data.get("Name", ""))}</b> into '
+            '<input name="target" size="40" required placeholder="the Name of the contact to '
+            'keep (or its ContactID)"> <button>Merge</button></p><p>This contact will be '
+            "archived and everything it holds will belong to the other contact. This cannot be "
+            "undone.</p></form>"
             if row.status == "ACTIVE"
+            else f'<form method="post" action="/sandbox/organisations/{tenant_id}/contacts/'
+            f'{row.contact_id}/restore"><button>Restore</button> (make it active again; its '
+            "documents stay where they are)</form>"
+            if row.status == "ARCHIVED"
             else ""
         )
         warn = f'<p class="notice">{html.escape(notice)}</p>' if notice else ""
@@ -304,36 +329,60 @@ class WebApp:
             f"<table>{fields}</table>{_documents_table(held)}{form}",
         )
 
-    async def merge_endpoint(self, request: Request) -> Response:
-        tenant_id = request.path_params["tenant"]
-        source = parse_guid(request.path_params["contact"]) or request.path_params["contact"]
+    async def _form_or_json(self, request: Request, field: str, key: str) -> tuple[bool, str]:
         is_form = request.headers.get("content-type", "").startswith(
             ("application/x-www-form-urlencoded", "multipart/form-data")
         )
         if is_form:
-            target_raw = str((await request.form()).get("target", ""))
-        else:
-            try:
-                target_raw = str(
-                    json.loads(await request.body() or b"{}").get("TargetContactID", "")
-                )
-            except (ValueError, AttributeError):
-                target_raw = ""
-        target = parse_guid(target_raw) or target_raw.strip()
+            return True, str((await request.form()).get(field, ""))
         try:
-            row = merge_in(self.store, tenant_id, source, target, now_ms=self.clock.now_ms())
-        except MergeRefused as exc:
-            if is_form:
-                return RedirectResponse(
-                    f"/sandbox/organisations/{tenant_id}/contacts/{source}?notice={quote(str(exc))}",
-                    303,
-                )
-            return json_response({"error": str(exc)}, 400)
+            return False, str(json.loads(await request.body() or b"{}").get(key, ""))
+        except (ValueError, AttributeError):
+            return False, ""
+
+    def _refused(self, tenant_id: str, contact: str, is_form: bool, exc: Exception) -> Response:
         if is_form:
-            return RedirectResponse(f"/sandbox/organisations/{tenant_id}/contacts/{source}", 303)
+            return RedirectResponse(
+                f"/sandbox/organisations/{tenant_id}/contacts/{contact}?notice={quote(str(exc))}",
+                303,
+            )
+        return json_response({"error": str(exc)}, 400)
+
+    def _done(self, tenant_id: str, row: contact_rules.ContactRow, is_form: bool) -> Response:
+        if is_form:
+            return RedirectResponse(
+                f"/sandbox/organisations/{tenant_id}/contacts/{row.contact_id}", 303
+            )
         result: dict[str, Any] = {
             "ContactID": row.contact_id,
             "ContactStatus": row.status,
             "MergedToContactID": row.merged_to,
         }
         return json_response(result)
+
+    async def merge_endpoint(self, request: Request) -> Response:
+        """Xero's Merge: ``target`` (a form) or ``TargetContactID`` (JSON) is the contact to
+        keep, by ContactID or by its Name as the Merge screen lets a person pick it."""
+        tenant_id = request.path_params["tenant"]
+        source = parse_guid(request.path_params["contact"]) or request.path_params["contact"]
+        is_form, target = await self._form_or_json(request, "target", "TargetContactID")
+        try:
+            row = merge_in(
+                self.store, tenant_id, source, target.strip(), now_ms=self.clock.now_ms()
+            )
+        except MergeRefused as exc:
+            return self._refused(tenant_id, source, is_form, exc)
+        return self._done(tenant_id, row, is_form)
+
+    async def restore_endpoint(self, request: Request) -> Response:
+        """Xero's Restore of an archived contact (Contacts › Archived › Restore)."""
+        tenant_id = request.path_params["tenant"]
+        contact = parse_guid(request.path_params["contact"]) or request.path_params["contact"]
+        is_form = request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")
+        )
+        try:
+            row = restore_in(self.store, tenant_id, contact, now_ms=self.clock.now_ms())
+        except MergeRefused as exc:
+            return self._refused(tenant_id, contact, is_form, exc)
+        return self._done(tenant_id, row, is_form)
