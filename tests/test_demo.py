@@ -33,8 +33,15 @@ def test_the_demo_runs_the_flow_end_to_end(tmp_path: Path) -> None:
     assert ended + sync["review"] == result["learners_ready"]
     assert sync["failed"] == 0
     assert result["rerun_calls"] <= 2
-    # The confident duplicate pairs were confirmed; the documents reached Wisenet and agree.
+    # The confident duplicate pairs were confirmed, adopted or merged (through the API and the
+    # worklist's merges in Xero) and verified; the documents reached Wisenet and agree.
     assert result["confirmed"] == result["duplicates"]["auto"] > 0
+    assert result["resync_learners"]["adopted"] > 0
+    assert result["merge"]["failed"] == 0
+    assert result["merged_by_hand"] == result["merge"]["worklist"] > 0
+    assert result["verify"]["done"] >= result["merged_by_hand"]
+    assert result["verify"]["wrong_direction"] == result["verify"]["stopped"] == 0
+    assert result["verify"]["worklist"] == 0
     assert result["resync_status"] == "succeeded"
     assert result["resync"]["written"] > 0
     assert result["resync"]["refused"] == 0

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from learnerledger.config import load_config
-from learnerledger.merge import decide, find_duplicates_job
+from learnerledger.merge import decide, find_duplicates_job, merge_apply, merge_verify
 from learnerledger.resync import WisenetTarget, reconcile, resync_documents
 from learnerledger.sandbox import wisenet as wisenet_sandbox
 from learnerledger.sandbox.server import ServerThread, port_is_free
@@ -57,6 +57,17 @@ def _upload_template(xero_url: str, tenant_id: str) -> None:
     answer = httpx.post(
         f"{xero_url}/sandbox/organisations/{tenant_id}/branding-themes",
         json={"Name": DEFAULT_TEMPLATE_THEME, "Default": True},
+        timeout=30,
+    )
+    answer.raise_for_status()
+
+
+def _merge_in_xero(xero_url: str, tenant_id: str, legacy_id: str, survivor_id: str) -> None:
+    """Play a person doing a worklist item in Xero: Merge the legacy contact into the learner's
+    (the sandbox's stand-in for Xero's Merge screen)."""
+    answer = httpx.post(
+        f"{xero_url}/sandbox/organisations/{tenant_id}/contacts/{legacy_id}/merge",
+        json={"TargetContactID": survivor_id},
         timeout=30,
     )
     answer.raise_for_status()
@@ -172,7 +183,42 @@ def run_demo(
             result.update(confirmed=confirmed)
 
             echo("")
-            echo("9. Resyncing the documents to the learners in Wisenet (the default range)...")
+            echo("9. Syncing again: a learner without a contact adopts its confirmed one...")
+            adopted = sync_learners(store, client, mode="adopt")
+            echo(f"   {adopted.message}")
+            result.update(resync_learners=adopted.counts())
+
+            echo("")
+            echo("10. Merging through the API what Xero's API can move...")
+            applied = merge_apply(store, client)
+            echo(f"   {applied.message}")
+            result.update(merge=applied.counts())
+            for work in applied.worklist[:1]:
+                echo(f"   The worklist, e.g. for {work.learner} ({work.ref_internal}):")
+                for number, step in enumerate(work.steps, 1):
+                    echo(f"     {number}. {step}")
+
+            echo("")
+            echo(
+                f"11. Playing the worklist's human step: {count(len(applied.worklist), 'merge')} "
+                "in Xero's own Merge screen (the sandbox's), old contact into the learner's..."
+            )
+            for work in applied.worklist:
+                _merge_in_xero(xero.url, connection.tenant_id, work.legacy_id, work.survivor_id)
+            result.update(merged_by_hand=len(applied.worklist))
+
+            echo("")
+            echo("12. Verifying every merge went the right way, money included...")
+            verified = merge_verify(store, client)
+            echo(f"   {verified.message}")
+            for state in ("conflict", "waiting"):
+                cluster = next((c for c in verified.clusters if c.state == state), None)
+                if cluster is not None and cluster.fix:
+                    echo(f"   e.g. {cluster.ref_internal} {state}: {cluster.fix}")
+            result.update(verify=verified.counts())
+
+            echo("")
+            echo("13. Resyncing the documents to the learners in Wisenet (the default range)...")
             with open_wisenet(wconn.base_url, wconn.api_key) as wclient:
                 target = WisenetTarget(wclient, wconn.id, int(config["wisenet_day_limit"]))
                 resynced = resync_documents(store, client, wisenet=target)
@@ -180,13 +226,13 @@ def run_demo(
                 result.update(resync=resynced.counts(), resync_status=resynced.status)
 
                 echo("")
-                echo("10. Reconciling: every learner's documents and outstanding, both sides...")
+                echo("14. Reconciling: every learner's documents and outstanding, both sides...")
                 checked = reconcile(store, client, wisenet=target)
                 echo(f"   {checked.message}")
                 result.update(mismatches=len(checked.mismatches), reconciled=len(checked.totals))
 
             echo("")
-            echo("11. The invoice template: learners' invoices print first and last name...")
+            echo("15. The invoice template: learners' invoices print first and last name...")
             _upload_template(xero.url, connection.tenant_id)
             branding = check_branding(
                 connection.name,
