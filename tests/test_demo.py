@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
+import httpx
 import pytest
 
 from learnerledger.demo import run_demo
@@ -62,14 +64,30 @@ def test_the_demo_starts_afresh_every_time(tmp_path: Path) -> None:
 def test_the_demo_keeps_serving_until_stopped(tmp_path: Path) -> None:
     stop = threading.Event()
     lines: list[str] = []
+    dashboards: list[httpx.Response] = []
+
+    def sign_in(url: str, password: str) -> httpx.Response:
+        with httpx.Client(base_url=url, timeout=30) as web:
+            login = web.get("/login")
+            field, token = re.findall(r'name="(csrf[^"]*)" value="([^"]*)"', login.text)[0]
+            web.post("/login", data={"username": "demo", "password": password, field: token})
+            return web.get("/")
 
     def echo(line: str) -> None:
         lines.append(line)
+        shown = re.search(r"finance staff: (\S+)/ \(sign in as demo, (\S+)\)\.", line)
+        if shown:
+            dashboards.append(sign_in(shown.group(1), shown.group(2)))
         if "Press Ctrl-C" in line:
             stop.set()
 
-    run_demo(tmp_path / "demo", port=0, serve=True, echo=echo, stop=stop)
+    result = run_demo(tmp_path / "demo", port=0, serve=True, echo=echo, stop=stop)
     assert any("keep running" in line for line in lines)
+    # The printed demo sign-in opens the web UI's dashboard on the demo's store.
+    [dashboard] = dashboards
+    assert dashboard.status_code == 200
+    assert "Demo Training Co" in dashboard.text
+    assert result["web_user"] == "demo"
 
 
 @pytest.mark.slow

@@ -33,6 +33,8 @@ from learnerledger.store import load_secret_box, open_store
 from learnerledger.store.learners import count_learners
 from learnerledger.sync import sync_learners
 from learnerledger.text import count
+from learnerledger.web import create_app as create_web_app
+from learnerledger.web.auth import Users
 from learnerledger.xero import connect_custom, pull_contacts
 from learnerledger.xero.branding import DEFAULT_TEMPLATE_THEME, check_branding, read_themes
 from learnerledger.xero.client import open_client as open_xero
@@ -248,15 +250,23 @@ def run_demo(
         echo("")
         echo("Done. `learnerledger status` in the same home shows the whole picture.")
         if serve:
-            echo("")
-            echo(
-                f"The sandboxes keep running: Xero's web app at {xero.url}/sandbox. "
-                "Press Ctrl-C to stop."
-            )
+            password = secrets.token_urlsafe(12)
+            Users(store).add("demo", "admin", password)
+            web = _start(create_web_app(store, config), port + 2 if port else 0)
+            result.update(web_url=web.url, web_user="demo", web_password=password)
             try:
-                (stop or threading.Event()).wait()
-            except KeyboardInterrupt:
-                echo("Stopped.")
+                echo("")
+                echo(f"The web UI for finance staff: {web.url}/ (sign in as demo, {password}).")
+                echo(
+                    f"The sandboxes keep running: Xero's web app at {xero.url}/sandbox. "
+                    "Press Ctrl-C to stop."
+                )
+                try:
+                    (stop or threading.Event()).wait()
+                except KeyboardInterrupt:
+                    echo("Stopped.")
+            finally:
+                web.stop()
         return result
     finally:
         store.close()
