@@ -1,6 +1,7 @@
 """Reads for the web UI's pages and its API, a page at a time: learners with their link state
 and Xero contact (searchable, filterable, fast at 100,000 learners), a few mirrored contacts
-by id, and when each connection was made.
+by id, when each connection was made, and the sales documents with what the resync wrote of
+each to the SMS (searchable by learner, fast at 50,000 documents).
 
 A learner's **link state** in one organisation, in this order:
 
@@ -11,37 +12,56 @@ A learner's **link state** in one organisation, in this order:
 - ``linked``: it has its own contact in the organisation;
 - ``ready``: ready and flagged, waiting for the next sync to give it a contact.
 
-Read only: nothing here writes (``store/learners.py`` and ``store/links.py`` do).
+A document's **learner** is the one the resync put it on (``resync_documents``), else the
+learner of its contact by the link table, else by the contact's ContactNumber: the resync's
+own mapping (``resync.mapping``) also follows Xero's merge chains, which matters only for a
+document still on a merged contact.
+
+Read only: nothing here writes (``store/learners.py``, ``store/links.py``, ``store/mirror.py``
+and ``store/resync.py`` do).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
+from learnerledger.domain.documents import MirroredDocument
 from learnerledger.domain.mirror import MirroredContact
 from learnerledger.store._reading import StoreOrConnection, reading
 from learnerledger.store.learners import learners
 from learnerledger.store.mirror import _contact as mirror_row
+from learnerledger.store.mirror import _document as document_row
+from learnerledger.store.resync import resync_documents, sms_documents
 from learnerledger.store.sync_tables import contact_links
 from learnerledger.store.tables import connections
-from learnerledger.store.xero_tables import xero_contacts
+from learnerledger.store.xero_tables import xero_contacts, xero_documents
 
 __all__ = [
     "LINK_STATES",
+    "SMS_STATES",
+    "DocumentLine",
+    "DocumentPage",
     "LearnerLine",
     "LearnerPage",
     "connected_since",
     "contacts_by_id",
     "count_link_states",
+    "find_documents",
+    "page_documents",
     "page_learners",
 ]
 
 LINK_STATES = ("linked", "ready", "invalid", "conflict", "not_flagged")
+# Where a document stands in the SMS, as far as the resync knows: on a learner there; not
+# there (never written, or taken off); or a write sent whose answer was never seen.
+SMS_STATES = ("in_sms", "not_in_sms", "pending")
 
 
 @dataclass(frozen=True)
@@ -108,12 +128,17 @@ def _joined(connection_id: int | None, *, contacts: bool = True) -> Any:
     return linked.outerjoin(xero_contacts, contact_on) if contacts else linked
 
 
+def _contains(text: str) -> str:
+    """A LIKE pattern (escape ``\\``) matching ``text`` anywhere, its wildcards taken literally."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def _search(query: str) -> list[Any]:
     """Every word of ``query`` found in the RefInternal, a name or the email (any case).
     ``lower(...) LIKE`` rather than ILIKE: the same on SQLite, twice as fast on PostgreSQL."""
     where = []
     for word in query.lower().split():
-        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = _contains(word)
         where.append(
             sa.or_(
                 *(
@@ -231,4 +256,226 @@ def contacts_by_id(
             )
             for r in rows:
                 found[r.contact_id] = mirror_row(r)
+    return found
+
+
+# -- documents ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DocumentLine:
+    """A mirrored sales document (the Xero side) and what the resync wrote of it to the SMS."""
+
+    document: MirroredDocument
+    contact_name: str | None
+    contact_number: str | None
+    learner: str | None  # see the module's docstring
+    learner_name: str
+    sms: str | None  # wisenet | csv: where the resync wrote it (None: never)
+    sms_learner: str | None  # the learner the SMS holds it on (None: not held, or no longer)
+    written_utc: datetime | None
+    pending: str | None  # put | delete: sent by a resync that never saw the answer
+    pending_learner: str | None
+    sms_status: str | None  # a CSV source's copy in the local store
+    sms_total: Decimal | None
+    sms_due: Decimal | None
+
+
+@dataclass(frozen=True)
+class DocumentPage:
+    lines: list[DocumentLine]
+    total: int  # documents matching the search and filters
+    offset: int
+    limit: int
+
+
+def _documents_joined(connection_id: int) -> tuple[Any, Any]:
+    """Documents with the resync's record, the contact's link and the contact (for the
+    learner by ContactNumber); and the expression of each document's learner."""
+    d, r, link, c = xero_documents, resync_documents, contact_links, xero_contacts
+    by_number = learners.alias("by_number")
+    joined = (
+        d.outerjoin(
+            r, sa.and_(r.c.connection_id == connection_id, r.c.document_id == d.c.document_id)
+        )
+        .outerjoin(
+            link,
+            sa.and_(link.c.connection_id == connection_id, link.c.contact_id == d.c.contact_id),
+        )
+        .outerjoin(c, sa.and_(c.c.connection_id == connection_id, c.c.contact_id == d.c.contact_id))
+        .outerjoin(by_number, by_number.c.ref_internal == c.c.contact_number)
+    )
+    learner = sa.func.coalesce(
+        r.c.ref_internal, r.c.pending_ref, link.c.ref_internal, by_number.c.ref_internal
+    )
+    return joined, learner
+
+
+def _money(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+def _utc_ms(ms: int | None) -> datetime | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def _lines(conn: Connection, connection_id: int, condition: Any) -> list[DocumentLine]:
+    """The documents meeting ``condition`` (a few: each one's JSON is read), in no order."""
+    joined, learner = _documents_joined(connection_id)
+    s = sms_documents
+    joined = joined.outerjoin(
+        s,
+        sa.and_(
+            s.c.connection_id == connection_id, s.c.document_id == xero_documents.c.document_id
+        ),
+    )
+    r = resync_documents
+    query = (
+        sa.select(
+            xero_documents,
+            xero_contacts.c.name.label("contact_name"),
+            xero_contacts.c.contact_number,
+            learner.label("learner"),
+            r.c.sms,
+            r.c.ref_internal.label("sms_learner"),
+            r.c.written_ms,
+            r.c.pending,
+            r.c.pending_ref,
+            s.c.status.label("sms_status"),
+            s.c.amount_total.label("sms_total"),
+            s.c.amount_due.label("sms_due"),
+        )
+        .select_from(joined)
+        .where(xero_documents.c.connection_id == connection_id, condition)
+    )
+    rows = list(conn.execute(query))
+    refs = sorted({r.learner for r in rows if r.learner})
+    names: dict[str, str] = {}
+    for start in range(0, len(refs), 500):
+        for ref, first, last in conn.execute(
+            sa.select(learners.c.ref_internal, learners.c.first_name, learners.c.last_name).where(
+                learners.c.ref_internal.in_(refs[start : start + 500])
+            )
+        ):
+            names[str(ref)] = f"{first} {last}".strip()
+    return [
+        DocumentLine(
+            document=document_row(row),
+            contact_name=row.contact_name,
+            contact_number=row.contact_number,
+            learner=row.learner,
+            learner_name=names.get(row.learner or "", ""),
+            sms=row.sms,
+            sms_learner=row.sms_learner,
+            written_utc=_utc_ms(row.written_ms),
+            pending=row.pending,
+            pending_learner=row.pending_ref,
+            sms_status=row.sms_status,
+            sms_total=_money(row.sms_total),
+            sms_due=_money(row.sms_due),
+        )
+        for row in rows
+    ]
+
+
+def page_documents(
+    source: StoreOrConnection,
+    connection_id: int,
+    *,
+    kinds: Sequence[str],
+    types: Sequence[str],
+    query: str = "",
+    sms: str | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> DocumentPage:
+    """One page of the organisation's documents of ``kinds`` and ``types``, per learner (by
+    RefInternal, those of no learner last; each learner's newest first). ``query``: every word
+    in the learner's RefInternal, names or email, or the whole of it in the document's
+    number; ``sms``: one of ``SMS_STATES``."""
+    d, r = xero_documents, resync_documents
+    joined, learner = _documents_joined(connection_id)
+    where = [
+        d.c.connection_id == connection_id,
+        d.c.kind.in_(list(kinds)),
+        d.c.type.in_(list(types)),
+    ]
+    words = query.strip()
+    if words:
+        refs = sa.select(learners.c.ref_internal).where(*_search(words))
+        number = sa.func.lower(d.c.number).like(_contains(words.lower()), escape="\\")
+        where.append(sa.or_(learner.in_(refs), number))
+    if sms == "in_sms":
+        where.append(r.c.ref_internal.is_not(None))
+    elif sms == "not_in_sms":
+        where.append(r.c.ref_internal.is_(None))
+    elif sms == "pending":
+        where.append(r.c.pending.is_not(None))
+    # The sort needs only the keys: each document's JSON is read for the page's lines alone.
+    keys = (
+        sa.select(d.c.kind, d.c.document_id)
+        .select_from(joined)
+        .where(*where)
+        .order_by(
+            sa.case((learner.is_(None), 1), else_=0),
+            learner,
+            d.c.date.desc().nulls_last(),
+            d.c.number,
+            d.c.document_id,
+        )
+        .offset(max(0, offset))
+        .limit(max(1, limit))
+    )
+    filtered = bool(words) or sms is not None
+    counting = sa.select(sa.func.count()).select_from(joined if filtered else d).where(*where)
+    with reading(source) as conn:
+        total = int(conn.execute(counting).scalar_one())
+        order = [(str(k), str(i)) for k, i in conn.execute(keys)]
+        found = (
+            {
+                (line.document.kind, line.document.document_id): line
+                for line in _lines(conn, connection_id, _by_keys(order))
+            }
+            if order
+            else {}
+        )
+    lines = [found[key] for key in order if key in found]
+    return DocumentPage(lines=lines, total=total, offset=max(0, offset), limit=max(1, limit))
+
+
+def _by_keys(keys: Collection[tuple[str, str]]) -> Any:
+    by_kind: dict[str, list[str]] = {}
+    for kind, document_id in keys:
+        by_kind.setdefault(kind, []).append(document_id)
+    d = xero_documents
+    return sa.or_(
+        *(sa.and_(d.c.kind == kind, d.c.document_id.in_(ids)) for kind, ids in by_kind.items())
+    )
+
+
+def find_documents(
+    source: StoreOrConnection, connection_id: int, wanted: Collection[tuple[str, str]]
+) -> dict[tuple[str, str], DocumentLine]:
+    """The documents named by (kind, number or DocumentID), as a run's problems name them;
+    of several with one number, one."""
+    d = xero_documents
+    by_kind: dict[str, set[str]] = {}
+    for kind, name in wanted:
+        by_kind.setdefault(kind, set()).add(name)
+    found: dict[tuple[str, str], DocumentLine] = {}
+    with reading(source) as conn:
+        for kind, names in sorted(by_kind.items()):
+            listed = sorted(names)
+            for start in range(0, len(listed), 500):
+                chunk = listed[start : start + 500]
+                condition = sa.and_(
+                    d.c.kind == kind, sa.or_(d.c.number.in_(chunk), d.c.document_id.in_(chunk))
+                )
+                for line in sorted(
+                    _lines(conn, connection_id, condition), key=lambda x: x.document.document_id
+                ):
+                    doc = line.document
+                    for key in (doc.number, doc.document_id):
+                        if key is not None and key in names:
+                            found.setdefault((kind, key), line)
     return found
