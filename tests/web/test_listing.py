@@ -253,7 +253,8 @@ def test_documents_per_learner_searched_filtered_and_paged_on_both_databases(
             found = page_documents(store, cid, kinds=KINDS, types=SALES, **options)
             return [line.document.document_id for line in found.lines]
 
-        # Per learner (the employer's last), each learner's newest first; no bill, no payment.
+        # Every kind: per learner (the employer's last), each learner's newest first; no bill,
+        # no payment.
         assert page() == ["cn-1", "i-2", "i-1", "i-3", "i-5", "i-4"]
         everything = page_documents(store, cid, kinds=KINDS, types=SALES)
         assert everything.total == 6
@@ -279,12 +280,32 @@ def test_documents_per_learner_searched_filtered_and_paged_on_both_databases(
         assert page(query="dau0000002") == ["i-3"]
         assert page(query="inv-0004") == ["i-4"]  # a document's number
         assert page(query="%") == []
-        assert page(sms="in_sms") == ["i-1", "i-3"]
+
+        # Without a search, the invoices the resync keeps a record of: on a learner in the
+        # SMS by learner, then the others (a write waiting to be settled, one taken off).
+        def resynced(**options: Any) -> list[str]:
+            found = page_documents(store, cid, kinds=["invoice"], types=SALES, **options)
+            return [line.document.document_id for line in found.lines]
+
+        assert resynced() == ["i-1", "i-3", "i-2", "i-4"]
+        assert resynced(sms="in_sms") == ["i-1", "i-3"]
+        assert resynced(sms="pending") == ["i-2"]
+        assert resynced(sms="removed") == ["i-4"]
+        assert resynced(offset=1, limit=2) == ["i-3", "i-2"]
+        assert page_documents(store, cid, kinds=["invoice"], types=SALES, limit=1).total == 4
         assert page(sms="pending") == ["i-2"]
-        assert page(sms="not_in_sms") == ["cn-1", "i-2", "i-5", "i-4"]
-        second = page_documents(store, cid, kinds=["invoice"], types=SALES, offset=2, limit=2)
-        assert (second.total, [x.document.document_id for x in second.lines]) == (5, ["i-3", "i-5"])
+        assert page(query="lee", sms="in_sms") == ["i-1"]
+        second = page_documents(
+            store, cid, kinds=["credit_note", "invoice"], types=SALES, offset=2, limit=2
+        )
+        assert (second.total, [x.document.document_id for x in second.lines]) == (
+            6,
+            ["i-1", "i-3"],
+        )
         assert page_documents(store, cid, kinds=KINDS, types=SALES, query="ana").total == 3
+        few = page_documents(store, cid, kinds=KINDS, types=SALES, query="dau", max_learners=2)
+        assert few.more_learners
+        assert {x.learner for x in few.lines} == {"DAU0000001", "DAU0000002"}
 
         found = find_documents(
             store, cid, {("invoice", "INV-0004"), ("invoice", "i-5"), ("credit_note", "CN-0001")}

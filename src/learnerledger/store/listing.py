@@ -59,9 +59,9 @@ __all__ = [
 ]
 
 LINK_STATES = ("linked", "ready", "invalid", "conflict", "not_flagged")
-# Where a document stands in the SMS, as far as the resync knows: on a learner there; not
-# there (never written, or taken off); or a write sent whose answer was never seen.
-SMS_STATES = ("in_sms", "not_in_sms", "pending")
+# Where an invoice stands in the SMS, as far as the resync knows: on a learner there; a write
+# sent whose answer was never seen; or taken off the learner it was on.
+SMS_STATES = ("in_sms", "pending", "removed")
 
 
 @dataclass(frozen=True)
@@ -287,13 +287,18 @@ class DocumentPage:
     total: int  # documents matching the search and filters
     offset: int
     limit: int
+    more_learners: bool = False  # the search found more learners than it looked at
+
+
+# The learner whose RefInternal a contact carries as its ContactNumber.
+_BY_NUMBER = learners.alias("by_number")
 
 
 def _documents_joined(connection_id: int) -> tuple[Any, Any]:
     """Documents with the resync's record, the contact's link and the contact (for the
     learner by ContactNumber); and the expression of each document's learner."""
     d, r, link, c = xero_documents, resync_documents, contact_links, xero_contacts
-    by_number = learners.alias("by_number")
+    by_number = _BY_NUMBER
     joined = (
         d.outerjoin(
             r, sa.and_(r.c.connection_id == connection_id, r.c.document_id == d.c.document_id)
@@ -378,6 +383,139 @@ def _lines(conn: Connection, connection_id: int, condition: Any) -> list[Documen
     ]
 
 
+def _sms_condition(sms: str | None) -> list[Any]:
+    r = resync_documents
+    if sms == "in_sms":
+        return [r.c.ref_internal.is_not(None)]
+    if sms == "pending":
+        return [r.c.pending.is_not(None)]
+    if sms == "removed":
+        return [r.c.sms.is_not(None), r.c.ref_internal.is_(None), r.c.pending.is_(None)]
+    return []
+
+
+def _joined_keys(
+    conn: Connection, connection_id: int, where: Sequence[Any], offset: int, limit: int
+) -> tuple[list[tuple[str, str]], int]:
+    """Keys of the documents meeting ``where`` in the page's order, and how many there are:
+    each one's learner is worked out, so ``where`` must keep the documents few."""
+    d = xero_documents
+    joined, learner = _documents_joined(connection_id)
+    keys = (
+        sa.select(d.c.kind, d.c.document_id)
+        .select_from(joined)
+        .where(d.c.connection_id == connection_id, *where)
+        .order_by(
+            sa.case((learner.is_(None), 1), else_=0),
+            learner,
+            d.c.date.desc().nulls_last(),
+            d.c.number,
+            d.c.document_id,
+        )
+        .offset(offset)
+        .limit(limit)
+    )
+    counting = (
+        sa.select(sa.func.count())
+        .select_from(joined)
+        .where(d.c.connection_id == connection_id, *where)
+    )
+    total = int(conn.execute(counting).scalar_one())
+    return [(str(k), str(i)) for k, i in conn.execute(keys)], total
+
+
+def _resynced_keys(
+    conn: Connection, connection_id: int, sms: str | None, offset: int, limit: int
+) -> tuple[list[tuple[str, str]], int]:
+    """The invoices the resync keeps a record of: those on a learner in the SMS by learner
+    (walking the record's index, so a page costs what it shows), then those on none."""
+    d, r = xero_documents, resync_documents
+    joined = r.join(
+        d,
+        sa.and_(
+            d.c.connection_id == r.c.connection_id,
+            d.c.kind == "invoice",
+            d.c.document_id == r.c.document_id,
+        ),
+    )
+    sms_where = _sms_condition(sms)
+    parts = []
+    if sms in (None, "in_sms", "pending"):
+        parts.append(([r.c.ref_internal.is_not(None)], [r.c.ref_internal]))
+    if sms in (None, "pending", "removed"):
+        parts.append(([r.c.ref_internal.is_(None)], [r.c.pending_ref.nulls_last()]))
+    keys: list[tuple[str, str]] = []
+    total = 0
+    for where, first in parts:
+        condition = [r.c.connection_id == connection_id, *where, *sms_where]
+        count = int(
+            conn.execute(sa.select(sa.func.count()).select_from(r).where(*condition)).scalar_one()
+        )
+        skip = max(0, offset - total)
+        if len(keys) < limit and skip < count:
+            keys.extend(
+                ("invoice", str(i))
+                for (i,) in conn.execute(
+                    sa.select(r.c.document_id)
+                    .select_from(joined)
+                    .where(*condition)
+                    .order_by(*first, d.c.date.desc().nulls_last(), d.c.number, d.c.document_id)
+                    .offset(skip)
+                    .limit(limit - len(keys))
+                )
+            )
+        total += count
+    return keys, total
+
+
+def _learner_candidates(
+    conn: Connection, connection_id: int, refs: Sequence[str], kinds: Sequence[str]
+) -> set[tuple[str, str]]:
+    """Every document that may be one of these learners': the resync put it on one of them,
+    or its contact is linked to one, or carries one's RefInternal as its ContactNumber (each
+    found through an index)."""
+    d, r, link, c = xero_documents, resync_documents, contact_links, xero_contacts
+    found: set[tuple[str, str]] = set()
+    if "invoice" in kinds:
+        found.update(
+            ("invoice", str(i))
+            for (i,) in conn.execute(
+                sa.select(r.c.document_id).where(
+                    r.c.connection_id == connection_id,
+                    sa.or_(r.c.ref_internal.in_(refs), r.c.pending_ref.in_(refs)),
+                )
+            )
+        )
+    contacts = {
+        str(i)
+        for (i,) in conn.execute(
+            sa.select(link.c.contact_id).where(
+                link.c.connection_id == connection_id, link.c.ref_internal.in_(refs)
+            )
+        )
+    } | {
+        str(i)
+        for (i,) in conn.execute(
+            sa.select(c.c.contact_id).where(
+                c.c.connection_id == connection_id, c.c.contact_number.in_(refs)
+            )
+        )
+    }
+    listed = sorted(contacts)
+    for start in range(0, len(listed), 500):
+        found.update(
+            (str(k), str(i))
+            for k, i in conn.execute(
+                sa.select(d.c.kind, d.c.document_id).where(
+                    d.c.connection_id == connection_id,
+                    d.c.contact_id.in_(listed[start : start + 500]),
+                    d.c.kind.in_(list(kinds)),
+                )
+            )
+        )
+    return found
+
+
 def page_documents(
     source: StoreOrConnection,
     connection_id: int,
@@ -388,49 +526,56 @@ def page_documents(
     sms: str | None = None,
     offset: int = 0,
     limit: int = 50,
+    max_learners: int = 200,
 ) -> DocumentPage:
     """One page of the organisation's documents of ``kinds`` and ``types``, per learner (by
-    RefInternal, those of no learner last; each learner's newest first). ``query``: every word
-    in the learner's RefInternal, names or email, or the whole of it in the document's
-    number; ``sms``: one of ``SMS_STATES``."""
-    d, r = xero_documents, resync_documents
-    joined, learner = _documents_joined(connection_id)
-    where = [
-        d.c.connection_id == connection_id,
-        d.c.kind.in_(list(kinds)),
-        d.c.type.in_(list(types)),
-    ]
+    RefInternal, those of no learner last; each learner's newest first); ``sms``: one of
+    ``SMS_STATES``.
+
+    With a ``query``: every document of the learners it finds (every word in the RefInternal,
+    a name or the email; the first ``max_learners`` of them), and those whose number holds
+    it. Without one, invoices are those the resync keeps a record of (what it wrote to the
+    SMS, or tried to), by walking that record's index, so a page costs what it shows; other
+    kinds (credits, a small part of a ledger) every one there is."""
+    d = xero_documents
+    offset, limit = max(0, offset), max(1, limit)
     words = query.strip()
-    if words:
-        refs = sa.select(learners.c.ref_internal).where(*_search(words))
-        number = sa.func.lower(d.c.number).like(_contains(words.lower()), escape="\\")
-        where.append(sa.or_(learner.in_(refs), number))
-    if sms == "in_sms":
-        where.append(r.c.ref_internal.is_not(None))
-    elif sms == "not_in_sms":
-        where.append(r.c.ref_internal.is_(None))
-    elif sms == "pending":
-        where.append(r.c.pending.is_not(None))
-    # The sort needs only the keys: each document's JSON is read for the page's lines alone.
-    keys = (
-        sa.select(d.c.kind, d.c.document_id)
-        .select_from(joined)
-        .where(*where)
-        .order_by(
-            sa.case((learner.is_(None), 1), else_=0),
-            learner,
-            d.c.date.desc().nulls_last(),
-            d.c.number,
-            d.c.document_id,
-        )
-        .offset(max(0, offset))
-        .limit(max(1, limit))
-    )
-    filtered = bool(words) or sms is not None
-    counting = sa.select(sa.func.count()).select_from(joined if filtered else d).where(*where)
+    more = False
     with reading(source) as conn:
-        total = int(conn.execute(counting).scalar_one())
-        order = [(str(k), str(i)) for k, i in conn.execute(keys)]
+        if words:
+            refs = [
+                str(ref)
+                for (ref,) in conn.execute(
+                    sa.select(learners.c.ref_internal)
+                    .where(*_search(words))
+                    .order_by(learners.c.ref_internal)
+                    .limit(max_learners + 1)
+                )
+            ]
+            more, refs = len(refs) > max_learners, refs[:max_learners]
+            number = sa.func.lower(d.c.number).like(_contains(words.lower()), escape="\\")
+            candidates = _learner_candidates(conn, connection_id, refs, kinds)
+            candidates.update(
+                (str(k), str(i))
+                for k, i in conn.execute(
+                    sa.select(d.c.kind, d.c.document_id).where(
+                        d.c.connection_id == connection_id, d.c.kind.in_(list(kinds)), number
+                    )
+                )
+            )
+            _, learner = _documents_joined(connection_id)
+            where = [
+                _by_keys(candidates) if candidates else sa.false(),
+                d.c.type.in_(list(types)),
+                sa.or_(learner.in_(refs), number),
+                *_sms_condition(sms),
+            ]
+            order, total = _joined_keys(conn, connection_id, where, offset, limit)
+        elif list(kinds) == ["invoice"]:
+            order, total = _resynced_keys(conn, connection_id, sms, offset, limit)
+        else:
+            where = [d.c.kind.in_(list(kinds)), d.c.type.in_(list(types)), *_sms_condition(sms)]
+            order, total = _joined_keys(conn, connection_id, where, offset, limit)
         found = (
             {
                 (line.document.kind, line.document.document_id): line
@@ -440,7 +585,7 @@ def page_documents(
             else {}
         )
     lines = [found[key] for key in order if key in found]
-    return DocumentPage(lines=lines, total=total, offset=max(0, offset), limit=max(1, limit))
+    return DocumentPage(lines=lines, total=total, offset=offset, limit=limit, more_learners=more)
 
 
 def _by_keys(keys: Collection[tuple[str, str]]) -> Any:

@@ -260,9 +260,13 @@ def documents(
     sms: str | None = None,
     page: int = 1,
 ) -> dict[str, Any]:
-    """A page of the organisation's sales documents, per learner, with the SMS side of each
-    (``query``: the learner's RefInternal, names or email, or a document number)."""
-    kind = kind if kind in KINDS else None
+    """A page of the organisation's sales documents, per learner, with the SMS side of each:
+    the invoices the resync keeps (or another ``kind``), or, with a ``query`` (the learner's
+    RefInternal, names or email, or a document number), every document of those learners."""
+    query = query.strip()
+    # Without a search: the invoices the resync keeps, unless another kind is asked for; a
+    # search shows every kind of the learners it finds.
+    kind = kind if kind in KINDS else (None if query else "invoice")
     sms = sms if sms in SMS_STATES else None
     page = max(1, page)
     base: dict[str, Any] = {"query": query, "kind": kind, "sms": sms, "page": page}
@@ -286,6 +290,7 @@ def documents(
         "documents": [_line_json(line, scope) for line in found.lines],
         "total": found.total,
         "pages": _pages(found.total),
+        "more_learners": found.more_learners,
         "range": scope.as_json(),
         "last_resync": run_summary(run),
         "listed": _counts(run),
