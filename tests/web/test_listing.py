@@ -21,18 +21,22 @@ from learnerledger.web.views import current_organisation, resync_defaults
 from sync.test_sync_learners import make_learner, put_learners
 
 
+def _organisation(store: Store) -> connections.ConnectionRow:
+    return connections.save_connection(
+        store,
+        kind="xero",
+        tenant_id="t-1",
+        base_url="http://127.0.0.1:9",
+        name="Org",
+        auth_mode="custom_connection",
+        secret=b"-",
+    )
+
+
 def test_link_states_search_and_paging_on_both_databases(store_url: str) -> None:
     store = open_store(store_url)
     try:
-        row = connections.save_connection(
-            store,
-            kind="xero",
-            tenant_id="t-1",
-            base_url="http://127.0.0.1:9",
-            name="Org",
-            auth_mode="custom_connection",
-            secret=b"-",
-        )
+        row = _organisation(store)
         put_learners(
             store,
             make_learner("DAU0000001", first="Ana", last="O'Neil_Smith"),
@@ -90,15 +94,7 @@ def test_link_states_search_and_paging_on_both_databases(store_url: str) -> None
 def test_the_resync_form_starts_a_year_before_the_connection(store_url: str) -> None:
     store = open_store(store_url)
     try:
-        row = connections.save_connection(
-            store,
-            kind="xero",
-            tenant_id="t-1",
-            base_url="http://127.0.0.1:9",
-            name="Org",
-            auth_mode="custom_connection",
-            secret=b"-",
-        )
+        row = _organisation(store)
         org = current_organisation(store, row.id)
         assert org is not None
         assert org.connected_utc is not None
@@ -160,15 +156,7 @@ def _contact(contact_id: str, name: str, number: str | None) -> Any:
 
 
 def _seed_documents(store: Store) -> int:
-    row = connections.save_connection(
-        store,
-        kind="xero",
-        tenant_id="t-docs",
-        base_url="http://127.0.0.1:9",
-        name="Org",
-        auth_mode="custom_connection",
-        secret=b"-",
-    )
+    row = _organisation(store)
     cid = row.id
     put_learners(
         store,

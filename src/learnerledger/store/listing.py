@@ -439,7 +439,7 @@ def _resynced_keys(
         ),
     )
     sms_where = _sms_condition(sms)
-    parts = []
+    parts: list[tuple[list[Any], list[Any]]] = []
     if sms in (None, "in_sms", "pending"):
         parts.append(([r.c.ref_internal.is_not(None)], [r.c.ref_internal]))
     if sms in (None, "pending", "removed"):
@@ -472,35 +472,34 @@ def _learner_candidates(
     conn: Connection, connection_id: int, refs: Sequence[str], kinds: Sequence[str]
 ) -> set[tuple[str, str]]:
     """Every document that may be one of these learners': the resync put it on one of them,
-    or its contact is linked to one, or carries one's RefInternal as its ContactNumber (each
-    found through an index)."""
+    or its contact is linked to one, or carries one's RefInternal as its ContactNumber.
+
+    Where an index leads to them it is used; where none does (a write pending, a legacy
+    contact absorbed), the table is read whole and the organisation picked here: the index on
+    the organisation alone would cost a lookup per row, ten times the read."""
     d, r, link, c = xero_documents, resync_documents, contact_links, xero_contacts
     found: set[tuple[str, str]] = set()
     if "invoice" in kinds:
-        found.update(
-            ("invoice", str(i))
-            for (i,) in conn.execute(
-                sa.select(r.c.document_id).where(
-                    r.c.connection_id == connection_id,
-                    sa.or_(r.c.ref_internal.in_(refs), r.c.pending_ref.in_(refs)),
-                )
-            )
+        written = sa.select(r.c.document_id).where(
+            r.c.connection_id == connection_id, r.c.ref_internal.in_(refs)
         )
-    contacts = {
-        str(i)
-        for (i,) in conn.execute(
-            sa.select(link.c.contact_id).where(
-                link.c.connection_id == connection_id, link.c.ref_internal.in_(refs)
-            )
-        )
-    } | {
-        str(i)
-        for (i,) in conn.execute(
-            sa.select(c.c.contact_id).where(
-                c.c.connection_id == connection_id, c.c.contact_number.in_(refs)
-            )
-        )
-    }
+        pending = sa.select(r.c.connection_id, r.c.document_id).where(r.c.pending_ref.in_(refs))
+        found.update(("invoice", str(i)) for (i,) in conn.execute(written))
+        found.update(("invoice", str(i)) for o, i in conn.execute(pending) if o == connection_id)
+    own = sa.select(link.c.contact_id).where(
+        link.c.connection_id == connection_id,
+        link.c.role == "learner",
+        link.c.ref_internal.in_(refs),
+    )
+    absorbed = sa.select(link.c.connection_id, link.c.contact_id).where(
+        link.c.role == "absorbed", link.c.ref_internal.in_(refs)
+    )
+    numbered = sa.select(c.c.contact_id).where(
+        c.c.connection_id == connection_id, c.c.contact_number.in_(refs)
+    )
+    contacts = {str(i) for (i,) in conn.execute(own)}
+    contacts.update(str(i) for o, i in conn.execute(absorbed) if o == connection_id)
+    contacts.update(str(i) for (i,) in conn.execute(numbered))
     listed = sorted(contacts)
     for start in range(0, len(listed), 500):
         found.update(
@@ -533,10 +532,10 @@ def page_documents(
     ``SMS_STATES``.
 
     With a ``query``: every document of the learners it finds (every word in the RefInternal,
-    a name or the email; the first ``max_learners`` of them), and those whose number holds
-    it. Without one, invoices are those the resync keeps a record of (what it wrote to the
-    SMS, or tried to), by walking that record's index, so a page costs what it shows; other
-    kinds (credits, a small part of a ledger) every one there is."""
+    a name or the email; the first ``max_learners`` of them), and, if it has a digit, those
+    whose number holds it. Without one, invoices are those the resync keeps a record of
+    (what it wrote to the SMS, or tried to), by walking that record's index, so a page costs
+    what it shows; other kinds (credits, a small part of a ledger) every one there is."""
     d = xero_documents
     offset, limit = max(0, offset), max(1, limit)
     words = query.strip()
@@ -553,16 +552,19 @@ def page_documents(
                 )
             ]
             more, refs = len(refs) > max_learners, refs[:max_learners]
-            number = sa.func.lower(d.c.number).like(_contains(words.lower()), escape="\\")
             candidates = _learner_candidates(conn, connection_id, refs, kinds)
-            candidates.update(
-                (str(k), str(i))
-                for k, i in conn.execute(
-                    sa.select(d.c.kind, d.c.document_id).where(
-                        d.c.connection_id == connection_id, d.c.kind.in_(list(kinds)), number
+            # Document numbers have digits (INV-0042): a search without one reads no numbers.
+            number: Any = sa.false()
+            if any(ch.isdigit() for ch in words):
+                number = sa.func.lower(d.c.number).like(_contains(words.lower()), escape="\\")
+                candidates.update(
+                    (str(k), str(i))
+                    for k, i in conn.execute(
+                        sa.select(d.c.kind, d.c.document_id).where(
+                            d.c.connection_id == connection_id, d.c.kind.in_(list(kinds)), number
+                        )
                     )
                 )
-            )
             _, learner = _documents_joined(connection_id)
             where = [
                 _by_keys(candidates) if candidates else sa.false(),
