@@ -218,7 +218,7 @@ def test_resync_documents_from_settings_with_a_range_then_see_them_and_reconcile
 
     dashboard = admin.get("/api/status").json()
     links_to = {a["link"]: a["text"] for a in dashboard["attention"]}
-    assert "1 document in Xero belong" in links_to["/documents/unmatched"]
+    assert "1 document in Xero belongs to no learner" in links_to["/documents/unmatched"]
     assert "found 1 mismatch between" in links_to["/documents/reconciliation"]
     home = admin.get("/").text
     assert 'href="/documents/reconciliation"' in home

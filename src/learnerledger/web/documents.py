@@ -79,6 +79,14 @@ CSV_COLUMNS = (
     "causes",
 )
 _SMS_NAMES = {"wisenet": "Wisenet", "csv": "the local store (for the CSV export)"}
+# What a mismatch's field means on the page.
+_FIELD_TEXT = {
+    "document": "on one side only",
+    "learner": "the learner",
+    "Status": "status",
+    "AmountTotal": "total",
+    "AmountDue": "amount due",
+}
 _XERO_INVOICE = "https://go.xero.com/AccountsReceivable/View.aspx?InvoiceID="
 
 
@@ -444,7 +452,9 @@ def reconciliation(
                     "mismatches": [],
                 }
             )
-        groups[-1]["mismatches"].append(mismatch.as_json())
+        groups[-1]["mismatches"].append(
+            {**mismatch.as_json(), "what": _FIELD_TEXT.get(mismatch.field, mismatch.field)}
+        )
     newer = last is not None and held.run_id is not None and last.id > held.run_id
     return {
         **data,

@@ -152,8 +152,9 @@ def _documents_attention(store: Store, org: Organisation | None) -> list[dict[st
     if unmatched:
         found.append(
             {
-                "text": f"{unmatched} {'document' if unmatched == 1 else 'documents'} in Xero "
-                "belong to no learner; the last resync says why for each.",
+                "text": f"{unmatched} "
+                + ("document in Xero belongs" if unmatched == 1 else "documents in Xero belong")
+                + " to no learner; the last resync says why for each.",
                 "link": "/documents/unmatched",
                 "action": "See the unmatched documents",
             }
