@@ -17,6 +17,10 @@ from learnerledger.config import Config, load_config
 from learnerledger.sandbox.server import ServerThread
 from learnerledger.store import Store
 from learnerledger.web import CSRF_FIELD, Users, create_app
+from resync.conftest import make_world, world
+
+# The resync tests' two sandboxes with learners and documents, for the Documents pages.
+__all__ = ["make_world", "world"]
 
 ADMIN = ("ada", "correct horse battery")
 VIEWER = ("vic", "viewer password 1")

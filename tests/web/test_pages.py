@@ -429,13 +429,16 @@ def test_no_secret_reaches_a_page_an_api_answer_or_a_log_line(
                 secrets_held.add(str(value))
     assert len(secrets_held) >= 9
     shown = []
-    for path in ["/", "/learners", "/duplicates", "/merge", "/documents", "/history", "/settings"]:
+    pages = ["/", "/learners", "/duplicates", "/merge", "/history", "/settings"]
+    for path in [*pages, "/documents", "/documents/unmatched", "/documents/reconciliation"]:
         shown.append(admin.get(path).text)
     for run in admin.get("/api/runs").json()["runs"]:
         shown.append(admin.get(f"/history/{run['id']}").text)
     api = web.client(headers={"Authorization": f"Bearer {token}"})
     for path in ["status", "learners", "duplicates", "merge", "documents", "runs", "jobs", "me"]:
         shown.append(api.get(f"/api/{path}").text)
+    for path in ["unmatched", "not-representable", "reconciliation"]:
+        shown.append(api.get(f"/api/documents/{path}").text)
     # What the server logged, its HTTP clients included: the lines of its threads (the test's
     # own client logs on the main thread, cookies and all).
     logs = "\n".join(

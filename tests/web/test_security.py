@@ -77,6 +77,53 @@ def test_a_form_without_its_sessions_csrf_token_is_refused_and_changes_nothing(
     assert connections.get_connection(store, row.id).state == "disconnected"  # type: ignore[union-attr]
 
 
+DOCUMENT_PAGES = (
+    "/documents",
+    "/documents/unmatched",
+    "/documents/not-representable",
+    "/documents/reconciliation",
+    "/documents/reconciliation.csv",
+)
+DOCUMENT_API = (
+    "/api/documents",
+    "/api/documents/unmatched",
+    "/api/documents/not-representable",
+    "/api/documents/reconciliation",
+    "/api/documents/reconciliation.csv",
+)
+
+
+def test_the_documents_pages_and_the_resync_are_locked_like_every_address(web: Web) -> None:
+    addresses = _addresses(web)
+    for path in (*DOCUMENT_PAGES, *DOCUMENT_API):
+        assert ("GET", path) in addresses, path
+    assert ("POST", "/documents/reconcile") in addresses
+    assert ("POST", "/settings/resync") in addresses
+    anonymous = web.client()
+    for path in DOCUMENT_PAGES:
+        answer = anonymous.get(path)
+        assert answer.status_code == 303, path
+        assert answer.headers["location"].startswith("/login?next="), path
+    for path in DOCUMENT_API:
+        assert anonymous.get(path).status_code == 401, path
+    admin = web.sign_in(ADMIN)
+    for path, data in (
+        ("/settings/resync", {"what": "documents"}),
+        ("/settings/resync", {"what": "both"}),
+        ("/documents/reconcile", {}),
+    ):
+        for token in ({}, {CSRF_FIELD: "forged"}):
+            answer = admin.post(path, data={**token, **data})
+            assert answer.status_code == 403, (path, token)
+            assert "Nothing was changed" in answer.text
+    token = Users(web.store).new_token(ADMIN[0])
+    api = web.client(headers={"Authorization": f"Bearer {token}"})
+    assert api.post("/documents/reconcile").status_code == 303  # a token opens the API only
+    assert api.post("/api/documents/reconciliation").status_code in (403, 405)
+    assert api.get("/api/documents/unmatched").status_code == 200
+    assert web.jobs.tasks() == []
+
+
 def test_signing_in_needs_the_forms_csrf_token(web: Web) -> None:
     client = web.client()
     login = client.get("/login")

@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from learnerledger.store import history
+from learnerledger.web import documents as documents_view
 from learnerledger.web import views
 
 __all__ = ["routes"]
@@ -82,12 +83,68 @@ def merge(request: Request) -> Response:
 def documents(request: Request) -> Response:
     q = request.query_params
     return _json(
-        views.documents(
+        documents_view.documents(
             request.app.state.store,
             _org(request),
+            query=q.get("q", "")[:200],
             kind=q.get("kind") or None,
+            sms=q.get("sms") or None,
             page=views.number(q.get("page")),
         )
+    )
+
+
+def _listed(request: Request, which: str) -> Response:
+    return _json(
+        documents_view.listed(
+            request.app.state.store,
+            _org(request),
+            which,
+            page=views.number(request.query_params.get("page")),
+        )
+    )
+
+
+@_threaded
+def unmatched(request: Request) -> Response:
+    return _listed(request, "unmatched")
+
+
+@_threaded
+def not_representable(request: Request) -> Response:
+    return _listed(request, "not_representable")
+
+
+def _reconciled(request: Request) -> tuple[views.Organisation, Any] | Response:
+    org = _org(request)
+    held = request.app.state.jobs.reconciled(org.id) if org else None
+    if org is None or held is None:
+        return _json(
+            {
+                "error": "not_found",
+                "message": "This server has made no reconciliation of this organisation yet: "
+                "start one with Reconcile now on the Documents page.",
+            },
+            404,
+        )
+    return org, held
+
+
+@_threaded
+def reconciliation(request: Request) -> Response:
+    found = _reconciled(request)
+    if isinstance(found, Response):
+        return found
+    return _json(documents_view.reconciliation_json(*found))
+
+
+@_threaded
+def reconciliation_csv(request: Request) -> Response:
+    found = _reconciled(request)
+    if isinstance(found, Response):
+        return found
+    return Response(
+        documents_view.reconciliation_csv(found[1].result), media_type="text/csv; charset=utf-8"
     )
 
 
@@ -141,6 +198,10 @@ def routes() -> list[Route]:
         Route("/api/duplicates", duplicates),
         Route("/api/merge", merge),
         Route("/api/documents", documents),
+        Route("/api/documents/unmatched", unmatched),
+        Route("/api/documents/not-representable", not_representable),
+        Route("/api/documents/reconciliation", reconciliation),
+        Route("/api/documents/reconciliation.csv", reconciliation_csv),
         Route("/api/runs", runs),
         Route("/api/runs/{run_id:int}", run),
         Route("/api/jobs", jobs),

@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -192,7 +193,15 @@ def environment() -> Environment:
     env.filters["number"] = lambda n: f"{int(n or 0):,}"
     env.filters["label"] = lambda s: str(s or "").replace("_", " ")
     env.filters["when"] = _when
+    env.filters["money"] = _money
     return env
+
+
+def _money(value: Any) -> str:
+    """An amount (a Decimal, or its text) with thousands separators: "1,234.50"."""
+    if value is None or value == "":
+        return ""
+    return f"{Decimal(str(value)):,.2f}"
 
 
 def _when(value: Any) -> str:

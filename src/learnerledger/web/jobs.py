@@ -12,17 +12,22 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 from learnerledger.config import Config
 from learnerledger.errors import JobRunning, LearnerLedgerError
 from learnerledger.jobs import ProgressEvent, ProgressListener, check_not_running
 from learnerledger.store import Store
 
-__all__ = ["JOBS", "BackgroundJobs", "JobSpec", "Task", "spec"]
+if TYPE_CHECKING:
+    from learnerledger.resync import Reconciliation, WisenetTarget
+    from learnerledger.sources.wisenet import WisenetClient, WisenetConnection
+
+__all__ = ["JOBS", "BackgroundJobs", "JobSpec", "Outcome", "Reconciled", "Task", "spec"]
 
 log = logging.getLogger("learnerledger.web")
 
@@ -33,8 +38,32 @@ class _Report(Protocol):
     run_id: int | None
 
 
-# What a job is given: the store, the settings, the connection it runs for, a listener.
-Work = Callable[[Store, Config, int, ProgressListener], _Report]
+# What a job is given: the store, the settings, the connection it runs for, a listener, and
+# the options of the form that started it (keyword arguments: a resync's date range).
+Work = Callable[..., _Report]
+
+
+@dataclass
+class Outcome:
+    """How a job made of several runs ended (the History has each run), and the
+    reconciliation it made, if any."""
+
+    status: str
+    message: str
+    run_id: int | None
+    reconciliation: Reconciliation | None = None
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    """The last reconciliation this server made for an organisation: the same result as
+    ``learnerledger report reconcile`` prints, and when and by whom it was made."""
+
+    connection_id: int
+    result: Reconciliation
+    run_id: int | None
+    made: datetime
+    started_by: str
 
 
 @dataclass(frozen=True)
@@ -96,13 +125,21 @@ class BackgroundJobs:
         self.keep = keep
         self._tasks: dict[int, Task] = {}
         self._threads: dict[int, threading.Thread] = {}
+        self._reconciled: dict[int, Reconciled] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
     def start(
-        self, spec: JobSpec, *, connection_id: int, organisation: str | None, user: str
+        self,
+        spec: JobSpec,
+        *,
+        connection_id: int,
+        organisation: str | None,
+        user: str,
+        options: Mapping[str, Any] | None = None,
     ) -> Task:
-        """Start ``spec`` for the connection, or raise :class:`JobRunning` naming the run."""
+        """Start ``spec`` for the connection (with the form's ``options``), or raise
+        :class:`JobRunning` naming the run."""
         with self._lock:
             for task in self._tasks.values():
                 if (
@@ -136,7 +173,10 @@ class BackgroundJobs:
             )
             self._tasks[task.id] = task
             thread = threading.Thread(
-                target=self._run, args=(spec, task), name=f"web job {task.id}", daemon=True
+                target=self._run,
+                args=(spec, task, dict(options or {})),
+                name=f"web job {task.id}",
+                daemon=True,
             )
             self._threads[task.id] = thread
             self._forget_old()
@@ -144,7 +184,7 @@ class BackgroundJobs:
         log.info("job %s started by %s (task %d)", spec.name, user, task.id)
         return task
 
-    def _run(self, spec: JobSpec, task: Task) -> None:
+    def _run(self, spec: JobSpec, task: Task, options: dict[str, Any]) -> None:
         def listen(event: ProgressEvent) -> None:
             task.last = event
             if event.run_id is not None:
@@ -153,7 +193,9 @@ class BackgroundJobs:
                     task.runs.append(event.run_id)
 
         try:
-            report = spec.work(self.store, self.config, task.connection_id, listen)
+            report = spec.work(self.store, self.config, task.connection_id, listen, **options)
+            if isinstance(report, Outcome) and report.reconciliation is not None:
+                self._keep_reconciliation(task, report.reconciliation)
             task.status = report.status
             task.message = report.message
             if report.run_id is not None:
@@ -171,6 +213,25 @@ class BackgroundJobs:
         finally:
             task.finished = datetime.now(UTC)
             log.info("job %s (task %d) %s", spec.name, task.id, task.status)
+
+    def _keep_reconciliation(self, task: Task, result: Reconciliation) -> None:
+        from learnerledger.resync.reconcile import JOB
+        from learnerledger.store import history
+
+        run = history.last_run(self.store, JOB, task.connection_id)
+        with self._lock:
+            self._reconciled[task.connection_id] = Reconciled(
+                connection_id=task.connection_id,
+                result=result,
+                run_id=run.id if run else None,
+                made=datetime.now(UTC),
+                started_by=task.started_by,
+            )
+
+    def reconciled(self, connection_id: int) -> Reconciled | None:
+        """The last reconciliation this server made for the organisation, or None."""
+        with self._lock:
+            return self._reconciled.get(connection_id)
 
     def _forget_old(self) -> None:
         finished = [t for t in self._tasks.values() if t.status != "running"]
@@ -253,16 +314,10 @@ def find_duplicates_job(
         return report
 
 
-def pull_learners_job(
-    store: Store, config: Config, connection_id: int, listen: ProgressListener
-) -> _Report:
-    """Pull the learners flagged for Xero from the connected Wisenet account."""
-    from learnerledger.sources.wisenet import (
-        load_connection,
-        open_client,
-        pull_learners,
-        resolve_zone,
-    )
+@contextmanager
+def _wisenet(store: Store, config: Config) -> Iterator[tuple[WisenetConnection, WisenetClient]]:
+    """The connected Wisenet account and a client for it."""
+    from learnerledger.sources.wisenet import load_connection, open_client
     from learnerledger.store import load_secret_box
 
     wisenet = load_connection(store, load_secret_box(config.home))
@@ -275,6 +330,16 @@ def pull_learners_job(
         wisenet.api_key,
         requests_per_second=config["wisenet_requests_per_second"],
     ) as client:
+        yield wisenet, client
+
+
+def pull_learners_job(
+    store: Store, config: Config, connection_id: int, listen: ProgressListener
+) -> _Report:
+    """Pull the learners flagged for Xero from the connected Wisenet account."""
+    from learnerledger.sources.wisenet import pull_learners, resolve_zone
+
+    with _wisenet(store, config) as (wisenet, client):
         result: _Report = pull_learners(
             store,
             client,
@@ -284,13 +349,6 @@ def pull_learners_job(
             on_progress=listen,
         )
         return result
-
-
-@dataclass
-class _Chained:
-    status: str
-    message: str
-    run_id: int | None
 
 
 def resync_learners_job(
@@ -308,10 +366,106 @@ def resync_learners_job(
         pulled = pull_learners_job(store, config, wisenet[0].id, listen)
         messages.append(pulled.message)
         if pulled.status != "succeeded":
-            return _Chained(pulled.status, " ".join(messages), pulled.run_id)
+            return Outcome(pulled.status, " ".join(messages), pulled.run_id)
     synced = sync_learners_job(store, config, connection_id, listen)
     messages.append(synced.message)
-    return _Chained(synced.status, " ".join(m for m in messages if m), synced.run_id)
+    return Outcome(synced.status, " ".join(m for m in messages if m), synced.run_id)
+
+
+def _wisenet_target(store: Store, config: Config, stack: ExitStack) -> WisenetTarget | None:
+    """Where the resync writes Wisenet's learners' documents: the connected account (None
+    without one: the learners came from a CSV export, their documents stay in the store)."""
+    from learnerledger.resync import WisenetTarget
+    from learnerledger.store import connections
+
+    if not connections.list_connections(store, "wisenet"):
+        return None
+    wisenet, client = stack.enter_context(_wisenet(store, config))
+    return WisenetTarget(client, wisenet.id, int(config["wisenet_day_limit"]))
+
+
+def _reconcile(
+    store: Store, client: Any, wisenet: WisenetTarget | None, listen: ProgressListener
+) -> Outcome:
+    from learnerledger.resync import reconcile
+    from learnerledger.resync.reconcile import JOB
+    from learnerledger.store import history
+
+    result = reconcile(store, client, wisenet=wisenet, on_progress=listen)
+    run = history.last_run(store, JOB, client.connection.id)
+    return Outcome(
+        result.status,
+        f"Reconciliation: {result.message}",
+        run.id if run else None,
+        result if result.status == "succeeded" else None,
+    )
+
+
+def reconcile_job(
+    store: Store, config: Config, connection_id: int, listen: ProgressListener
+) -> Outcome:
+    """``report reconcile``: Xero against the SMS, learner by learner."""
+    with ExitStack() as stack:
+        wisenet = _wisenet_target(store, config, stack)
+        client = stack.enter_context(_xero(store, config, connection_id))
+        return _reconcile(store, client, wisenet, listen)
+
+
+def resync_documents_job(
+    store: Store,
+    config: Config,
+    connection_id: int,
+    listen: ProgressListener,
+    *,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    then_reconcile: bool = True,
+) -> Outcome:
+    """``resync documents`` (over the range, or the default without one), then, when it
+    succeeded and ``then_reconcile``, the reconciliation of both sides."""
+    from learnerledger.resync import resync_documents
+
+    with ExitStack() as stack:
+        wisenet = _wisenet_target(store, config, stack)
+        client = stack.enter_context(_xero(store, config, connection_id))
+        report = resync_documents(
+            store,
+            client,
+            wisenet=wisenet,
+            date_from=date_from,
+            date_to=date_to,
+            on_progress=listen,
+        )
+        if not then_reconcile or report.status != "succeeded":
+            return Outcome(report.status, report.message, report.run_id)
+        checked = _reconcile(store, client, wisenet, listen)
+        return Outcome(
+            checked.status,
+            f"{report.message} {checked.message}",
+            report.run_id,
+            checked.reconciliation,
+        )
+
+
+def resync_both_job(
+    store: Store,
+    config: Config,
+    connection_id: int,
+    listen: ProgressListener,
+    **options: Any,
+) -> _Report:
+    """The Resync button's "both": the learners first, then (if that went through) their
+    documents."""
+    learners = resync_learners_job(store, config, connection_id, listen)
+    if learners.status != "succeeded":
+        return learners
+    documents = resync_documents_job(store, config, connection_id, listen, **options)
+    return Outcome(
+        documents.status,
+        f"{learners.message} {documents.message}",
+        documents.run_id,
+        documents.reconciliation,
+    )
 
 
 JOBS: tuple[JobSpec, ...] = (
@@ -324,6 +478,19 @@ JOBS: tuple[JobSpec, ...] = (
         resync_learners_job,
         frames=("sync learners",),
     ),
+    JobSpec(
+        "resync documents",
+        "Resync documents",
+        resync_documents_job,
+        frames=("resync documents", "report reconcile"),
+    ),
+    JobSpec(
+        "resync both",
+        "Resync learners and documents",
+        resync_both_job,
+        frames=("sync learners", "resync documents", "report reconcile"),
+    ),
+    JobSpec("report reconcile", "Reconcile Xero with the SMS", reconcile_job),
 )
 _SPECS = {spec.name: spec for spec in JOBS}
 

@@ -4,9 +4,10 @@ CLI command calls; long jobs start in the background (``web/jobs.py``)."""
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
@@ -16,8 +17,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from learnerledger.errors import LearnerLedgerError
+from learnerledger.resync import Scope, resync_scope
 from learnerledger.store import connections, history, load_secret_box
-from learnerledger.web import views
+from learnerledger.web import documents, views
 from learnerledger.web.frame import back, page, render
 from learnerledger.web.jobs import JOBS, spec
 
@@ -41,6 +43,17 @@ def _notice(request: Request, kind: str, text: str) -> None:
 
 def _user(request: Request) -> str:
     return str(request.state.user.name)
+
+
+def _connected_org(request: Request, form: FormData | None) -> views.Organisation:
+    """The organisation a form names (else the first connected one), connected."""
+    org = views.current_organisation(request.app.state.store, _text(form, "org") or None)
+    if org is None or org.state == "disconnected":
+        raise LearnerLedgerError(
+            "No Xero organisation is connected.",
+            fix="Connect one under Settings > Connected Apps.",
+        )
+    return org
 
 
 # -- dashboard, learners ----------------------------------------------------------------------
@@ -150,15 +163,151 @@ def merge_page(request: Request, form: FormData | None) -> Response:
     return render(request, "merge.html", {**data, "org": org, "title": "Merge"})
 
 
+# -- documents ----------------------------------------------------------------------------
+
+# The jobs whose end changes what the Documents pages show.
+_DOCUMENT_JOBS = ("resync documents", "resync both", "report reconcile")
+
+
+def _documents_frame(request: Request, org: views.Organisation | None) -> dict[str, Any]:
+    """What every Documents page shows around its own part: the tabs with their counts, and
+    the documents jobs of the organisation running here (the page reloads when they end)."""
+    store = request.app.state.store
+    jobs = request.app.state.jobs
+    run = documents.last_resync(store, org)
+    held = jobs.reconciled(org.id) if org else None
+    running = []
+    for task in jobs.running():
+        if org is None or task.connection_id != org.id or task.job not in _DOCUMENT_JOBS:
+            continue
+        run = history.get_run(store, task.run_id) if task.run_id else None
+        running.append(
+            {
+                "title": task.title,
+                "started_by": task.started_by,
+                "run_id": task.run_id,
+                # Between the runs of a chained job none is running: the page cannot follow.
+                "live": run is not None and run.status == "running",
+            }
+        )
+    return {
+        "org": org,
+        "listed": dict(run.counts) if run else {},
+        "reconciled": None if held is None else len(held.result.mismatches),
+        "running": running,
+    }
+
+
 @page
 def documents_page(request: Request, form: FormData | None) -> Response:
     q = request.query_params
     org = _org(request)
-    kind = q.get("kind") or None
-    data = views.documents(
-        request.app.state.store, org, kind=kind, page=views.number(q.get("page"))
+    data = documents.documents(
+        request.app.state.store,
+        org,
+        query=q.get("q", "")[:200],
+        kind=q.get("kind") or None,
+        sms=q.get("sms") or None,
+        page=views.number(q.get("page")),
     )
-    return render(request, "documents.html", {**data, "org": org, "title": "Documents"})
+    return render(
+        request,
+        "documents.html",
+        {**data, **_documents_frame(request, org), "tab": "documents", "title": "Documents"},
+    )
+
+
+_LISTED_TITLES = {
+    "unmatched": "Unmatched documents",
+    "not_representable": "What Wisenet v1 cannot hold",
+}
+
+
+def _listed_page(request: Request, which: str) -> Response:
+    org = _org(request)
+    data = documents.listed(
+        request.app.state.store, org, which, page=views.number(request.query_params.get("page"))
+    )
+    return render(
+        request,
+        "documents_listed.html",
+        {
+            **data,
+            **_documents_frame(request, org),
+            "tab": which,
+            "which": which,
+            "title": _LISTED_TITLES[which],
+        },
+    )
+
+
+@page
+def unmatched_page(request: Request, form: FormData | None) -> Response:
+    return _listed_page(request, "unmatched")
+
+
+@page
+def not_representable_page(request: Request, form: FormData | None) -> Response:
+    return _listed_page(request, "not_representable")
+
+
+@page
+def reconciliation_page(request: Request, form: FormData | None) -> Response:
+    org = _org(request)
+    held = request.app.state.jobs.reconciled(org.id) if org else None
+    data = documents.reconciliation(
+        request.app.state.store, org, held, page=views.number(request.query_params.get("page"))
+    )
+    return render(
+        request,
+        "reconciliation.html",
+        {
+            **data,
+            **_documents_frame(request, org),
+            "tab": "reconciliation",
+            "title": "Reconciliation",
+        },
+    )
+
+
+@page
+def reconciliation_csv(request: Request, form: FormData | None) -> Response:
+    """The reconciliation shown on the page, as ``report reconcile --csv`` prints it."""
+    org = _org(request)
+    held = request.app.state.jobs.reconciled(org.id) if org else None
+    if org is None or held is None:
+        return render(
+            request,
+            "error.html",
+            {
+                "title": "No reconciliation yet",
+                "message": "This server has made no reconciliation of this organisation yet: "
+                "press Reconcile now on the Reconciliation page, then download it.",
+            },
+            status_code=404,
+        )
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", org.name).strip("-").lower() or "organisation"
+    name = f"reconciliation-{slug}-{held.made:%Y-%m-%d}.csv"
+    return Response(
+        documents.reconciliation_csv(held.result),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@page
+def reconcile(request: Request, form: FormData | None) -> Response:
+    """Reconcile now: ``report reconcile`` in the background."""
+    org = _connected_org(request, form)
+    task = request.app.state.jobs.start(
+        spec("report reconcile"), connection_id=org.id, organisation=org.name, user=_user(request)
+    )
+    _notice(
+        request,
+        "ok",
+        f"{task.title} started for {org.name}: this page shows the result when it ends.",
+    )
+    return RedirectResponse(f"/documents/reconciliation?org={org.id}", status_code=303)
 
 
 # -- history --------------------------------------------------------------------------------
@@ -218,12 +367,7 @@ def start_job(request: Request, form: FormData | None) -> Response:
             )
         connection_id, organisation = wisenet[0].id, wisenet[0].name
     else:
-        org = views.current_organisation(store, _text(form, "org") or None)
-        if org is None or org.state == "disconnected":
-            raise LearnerLedgerError(
-                "No Xero organisation is connected.",
-                fix="Connect one under Settings > Connected Apps.",
-            )
+        org = _connected_org(request, form)
         connection_id, organisation = org.id, org.name
     task = request.app.state.jobs.start(
         spec(name), connection_id=connection_id, organisation=organisation, user=_user(request)
@@ -246,7 +390,7 @@ def settings_page(request: Request, form: FormData | None) -> Response:
     orgs = views.organisations(store)
     org = views.current_organisation(store, request.query_params.get("org"))
     wisenet = connections.list_connections(store, "wisenet")
-    defaults = views.resync_defaults(org)
+    defaults = views.resync_defaults(store, org) if org else None
     return render(
         request,
         "settings.html",
@@ -460,28 +604,79 @@ def disconnect(request: Request, form: FormData | None) -> Response:
     return RedirectResponse("/settings", status_code=303)
 
 
+_RESYNC = {"learners": "resync learners", "documents": "resync documents", "both": "resync both"}
+
+
+def _day(form: FormData | None, name: str) -> date | None:
+    text = _text(form, name)
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise LearnerLedgerError(
+            f"The day {text!r} is not a date: give it as YYYY-MM-DD.",
+            fix="Pick the day in the date field, or type it as YYYY-MM-DD (e.g. 2025-07-01).",
+        ) from None
+
+
+def _resync_range(
+    request: Request, org: views.Organisation, form: FormData | None
+) -> tuple[dict[str, Any], Scope]:
+    """The documents resync's options from the form. The range the form was opened with (the
+    default) runs as the command without dates does: incrementally, what changed since the
+    last resync; any other range is resynced as ``--from``/``--to`` would."""
+    store = request.app.state.store
+    today = datetime.now(UTC).date()
+    date_from, date_to = _day(form, "date_from"), _day(form, "date_to")
+    default = resync_scope(store, org.id, today)
+    if (date_from or default.date_from) == default.date_from and (date_to or today) == today:
+        date_from = date_to = None
+    scope = resync_scope(store, org.id, today, date_from, date_to)  # refuses an empty range
+    options = {
+        "date_from": date_from,
+        "date_to": date_to,
+        "then_reconcile": bool(_text(form, "reconcile")),
+    }
+    return options, scope
+
+
 @page
 def resync(request: Request, form: FormData | None) -> Response:
-    """The Resync form: learners now; documents arrive with the documents resync."""
+    """The Resync form: learners (pull, then sync), documents (with their date range, then
+    the reconciliation if asked), or both one after the other."""
     what = _text(form, "what")
+    name = _RESYNC.get(what)
+    if name is None:
+        raise LearnerLedgerError(
+            f"There is no job {'resync ' + what!r}.", fix="Use a button on the page."
+        )
+    org = _connected_org(request, form)
+    options: dict[str, Any] = {}
+    span = ""
     if what != "learners":
-        raise LearnerLedgerError(
-            "Only learners can be resynced from here for now.",
-            fix="Choose Learners; the resync of documents comes with the documents job.",
+        options, scope = _resync_range(request, org, form)
+        how = (
+            ", what changed since the last resync" if scope.incremental and not scope.first else ""
         )
-    store = request.app.state.store
-    org = views.current_organisation(store, _text(form, "org") or None)
-    if org is None or org.state == "disconnected":
-        raise LearnerLedgerError(
-            "No Xero organisation is connected.", fix="Connect one on this page first."
-        )
+        span = f" (documents dated {scope.date_from} to {scope.date_to}{how})"
     task = request.app.state.jobs.start(
-        spec("resync learners"),
+        spec(name),
         connection_id=org.id,
         organisation=org.name,
         user=_user(request),
+        options=options,
     )
-    _notice(request, "ok", f"{task.title} started for {org.name}; History shows its progress.")
+    after = (
+        "; the Documents page shows the reconciliation when it ends"
+        if options.get("then_reconcile")
+        else ""
+    )
+    _notice(
+        request,
+        "ok",
+        f"{task.title} started for {org.name}{span}; History shows its progress{after}.",
+    )
     return RedirectResponse("/history", status_code=303)
 
 
@@ -493,6 +688,15 @@ def routes() -> list[Route]:
         Route("/duplicates/decide", decide, methods=["POST"], name="decide"),
         Route("/merge", merge_page, name="merge"),
         Route("/documents", documents_page, name="documents"),
+        Route("/documents/unmatched", unmatched_page, name="documents_unmatched"),
+        Route(
+            "/documents/not-representable",
+            not_representable_page,
+            name="documents_not_representable",
+        ),
+        Route("/documents/reconciliation", reconciliation_page, name="reconciliation"),
+        Route("/documents/reconciliation.csv", reconciliation_csv, name="reconciliation_csv"),
+        Route("/documents/reconcile", reconcile, methods=["POST"], name="reconcile"),
         Route("/history", history_page, name="history"),
         Route("/history/{run_id:int}", run_page, name="run"),
         Route("/jobs", start_job, methods=["POST"], name="start_job"),

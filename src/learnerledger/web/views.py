@@ -5,15 +5,17 @@ store's repositories, the duplicate decisions)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any
 
 from learnerledger.config import Config
 from learnerledger.domain.mirror import MirroredContact
+from learnerledger.resync import resync_scope
+from learnerledger.resync.reconcile import JOB as RECONCILE_JOB
+from learnerledger.resync.run import JOB as RESYNC_JOB
 from learnerledger.status import collect_status
-from learnerledger.store import Store, connections, duplicates, history, listing, mirror
+from learnerledger.store import Store, connections, duplicates, history, listing
 from learnerledger.store.history import RunRow
 from learnerledger.store.learners import get_learner
 from learnerledger.store.listing import LINK_STATES
@@ -23,7 +25,6 @@ __all__ = [
     "Organisation",
     "current_organisation",
     "dashboard",
-    "documents",
     "duplicate_clusters",
     "learners",
     "merge_clusters",
@@ -140,6 +141,38 @@ def link_state_counts(store: Store, org: Organisation | None) -> dict[str, int]:
     return listing.count_link_states(store, org.id if org else None, conflicts=conflicts)
 
 
+def _documents_attention(store: Store, org: Organisation | None) -> list[dict[str, str]]:
+    """The documents the last resync found no learner for, and the mismatches the last
+    reconciliation found, each linking to the Documents page."""
+    if org is None:
+        return []
+    found = []
+    resynced = history.last_run(store, RESYNC_JOB, org.id)
+    unmatched = int(resynced.counts.get("unmatched") or 0) if resynced else 0
+    if unmatched:
+        found.append(
+            {
+                "text": f"{unmatched} "
+                + ("document in Xero belongs" if unmatched == 1 else "documents in Xero belong")
+                + " to no learner; the last resync says why for each.",
+                "link": "/documents/unmatched",
+                "action": "See the unmatched documents",
+            }
+        )
+    checked = history.last_run(store, RECONCILE_JOB, org.id)
+    mismatches = int(checked.counts.get("mismatches") or 0) if checked else 0
+    if checked is not None and checked.status == "succeeded" and mismatches:
+        found.append(
+            {
+                "text": f"The last reconciliation found {mismatches} "
+                f"{'mismatch' if mismatches == 1 else 'mismatches'} between Xero and the SMS.",
+                "link": "/documents/reconciliation",
+                "action": "See each one and its likely cause",
+            }
+        )
+    return found
+
+
 def dashboard(store: Store, config: Config, org: Organisation | None) -> dict[str, Any]:
     """``status`` (the same document as ``status --json``), the link states, and what needs
     attention, each with the page that fixes it."""
@@ -204,6 +237,7 @@ def dashboard(store: Store, config: Config, org: Organisation | None) -> dict[st
                     "action": "Open the run",
                 }
             )
+    attention.extend(_documents_attention(store, org))
     if status["counts"]["records_unreadable"]:
         attention.append(
             {
@@ -419,55 +453,6 @@ def merge_clusters(store: Store, org: Organisation | None) -> dict[str, Any]:
     return {"organisation": org.name, "clusters": clusters}
 
 
-# -- documents ------------------------------------------------------------------------------
-
-
-def _money(value: Decimal | None) -> str:
-    return "" if value is None else f"{value:,.2f}"
-
-
-def documents(
-    store: Store, org: Organisation | None, *, kind: str | None = None, page: int = 1
-) -> dict[str, Any]:
-    """The mirrored invoices and credit notes of the organisation, with each one's learner
-    where its contact is a learner's own."""
-    if org is None:
-        return {"organisation": None, "documents": [], "total": 0, "page": 1, "pages": 1}
-    kinds = [kind] if kind in ("invoice", "credit_note") else ["invoice", "credit_note"]
-    found = mirror.load_documents(store, org.id, kinds=kinds)
-    found.sort(key=lambda d: (d.date or date.min, d.number or ""), reverse=True)
-    page = max(1, page)
-    shown = found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    contacts = listing.contacts_by_id(store, org.id, {d.contact_id for d in shown if d.contact_id})
-    rows = []
-    for d in shown:
-        contact = contacts.get(d.contact_id or "")
-        rows.append(
-            {
-                "kind": d.kind,
-                "document_id": d.document_id,
-                "number": d.number,
-                "type": d.type,
-                "status": d.status,
-                "date": d.date.isoformat() if d.date else None,
-                "contact_id": d.contact_id,
-                "contact_name": contact.name if contact else None,
-                "learner": contact.contact_number if contact else None,
-                "currency": d.currency,
-                "total": _money(d.total),
-                "amount_due": _money(d.amount_due),
-            }
-        )
-    return {
-        "organisation": org.name,
-        "kind": kind,
-        "documents": rows,
-        "total": len(found),
-        "page": page,
-        "pages": max(1, -(-len(found) // PAGE_SIZE)),
-    }
-
-
 # -- history --------------------------------------------------------------------------------
 
 
@@ -498,15 +483,14 @@ def run_json(run: RunRow, live: Mapping[str, Any] | None = None) -> dict[str, An
 class ResyncDefaults:
     date_from: date
     date_to: date
-    notes: list[str] = field(default_factory=list)
+    first: bool  # no documents resync has run yet
 
 
-def resync_defaults(org: Organisation | None, *, today: date | None = None) -> ResyncDefaults:
-    """The Resync form's default range: from one year before the connection to today."""
-    today = today or datetime.now(UTC).date()
-    connected = org.connected_utc.date() if org and org.connected_utc else today
-    try:
-        year_before = connected.replace(year=connected.year - 1)
-    except ValueError:  # 29 February
-        year_before = connected.replace(year=connected.year - 1, day=28)
-    return ResyncDefaults(date_from=year_before, date_to=today)
+def resync_defaults(
+    store: Store, org: Organisation, *, today: date | None = None
+) -> ResyncDefaults:
+    """The Resync form's range: what ``learnerledger resync documents`` covers without dates
+    (from one year before the organisation was connected, or the first resync's first day,
+    to today)."""
+    scope = resync_scope(store, org.id, today or datetime.now(UTC).date())
+    return ResyncDefaults(scope.date_from, scope.date_to, scope.first)
