@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from conftest import PKCE_CLIENT_ID, XeroSandbox
+from learnerledger.resync.reconcile import reconciliation_csv
 from learnerledger.sandbox.xero.seed import seed_organisation
 from learnerledger.store import duplicates, links
-from learnerledger.web.documents import reconciliation_csv
 from resync.conftest import day
 from sandbox_documents import Books, line
 from sync.test_sync_learners import ROOMY

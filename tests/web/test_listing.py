@@ -178,7 +178,7 @@ def _seed_documents(store: Store) -> int:
             0,
         )
         links.link_contact(conn, cid, "DAU0000001", "c-1", mapped_hash=None, contact_updated_ms=0)
-        links.link_absorbed(conn, cid, "DAU0000003", "c-3")
+        links.absorb_contact(conn, cid, "DAU0000003", "c-3")
         mirror.store_documents(
             conn,
             cid,

@@ -126,11 +126,18 @@ def test_connect_sync_and_see_each_learners_link_state(
 def test_a_conflict_shows_on_the_learner_with_how_to_fix_it(
     web: Web, sandbox: XeroSandbox, store: Store
 ) -> None:
-    http = sandbox.http()
-    http.put("/Contacts", json={"Name": "Felicity Jones DAU0000009"})  # a namesake holds the name
     put_learners(store, make_learner("DAU0000009"))
     admin = web.sign_in(ADMIN)
     connect_custom(web, admin, sandbox)
+    web.post(admin, "/learners", "/jobs", job="sync learners")
+    assert wait_for_task(web).status == "succeeded"
+    # Someone archives the learner's contact in Xero: the next sync cannot use it.
+    http = sandbox.http()
+    [made] = http.get("/Contacts", params={"where": 'ContactNumber=="DAU0000009"'}).json()[
+        "Contacts"
+    ]
+    archived = http.post(f"/Contacts/{made['ContactID']}", json={"ContactStatus": "ARCHIVED"})
+    assert archived.status_code == 200, archived.text
     web.post(admin, "/learners", "/jobs", job="sync learners")
     assert wait_for_task(web).status == "succeeded"
     conflicts = admin.get("/api/learners", params={"state": "conflict"}).json()
@@ -293,15 +300,6 @@ def test_a_job_goes_on_when_the_browser_leaves_and_a_second_start_waits_for_it(
 
 
 def _duplicates_setup(web: Web, sandbox: XeroSandbox, store: Store) -> httpx.Client:
-    http = sandbox.http()
-    http.put(
-        "/Contacts",
-        json={
-            "Name": "JONES, Felicity",
-            "EmailAddress": "Felicity.Jones@Example.com",
-            "Addresses": [STREET],
-        },
-    )
     street = Address("14 Wattle St", "Parramatta", "NSW", "2150", "Australia")
     put_learners(
         store,
@@ -312,6 +310,15 @@ def _duplicates_setup(web: Web, sandbox: XeroSandbox, store: Store) -> httpx.Cli
     connect_custom(web, admin, sandbox)
     web.post(admin, "/settings", "/settings/resync", what="learners")
     assert wait_for_task(web).status == "succeeded"
+    # A contact typed in by hand after the learners got theirs: a duplicate of Felicity's.
+    sandbox.http().put(
+        "/Contacts",
+        json={
+            "Name": "JONES, Felicity",
+            "EmailAddress": "Felicity.Jones@Example.com",
+            "Addresses": [STREET],
+        },
+    )
     web.post(admin, "/duplicates", "/jobs", job="find duplicates")
     assert wait_for_task(web).status == "succeeded"
     return admin

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from contextlib import ExitStack
@@ -21,37 +20,6 @@ _SHOWN = 20
 @click.group("report", cls=Group)
 def report_group() -> None:
     """Reports that compare Xero with the SMS."""
-
-
-def _csv(result: Any) -> None:
-    causes: dict[str, list[str]] = {}
-    for mismatch in result.mismatches:
-        causes.setdefault(mismatch.ref_internal, []).append(mismatch.cause)
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(
-        (
-            "ref_internal",
-            "xero_outstanding",
-            "sms_outstanding",
-            "xero_documents",
-            "sms_documents",
-            "mismatches",
-            "causes",
-        )
-    )
-    for learner in result.learners():
-        found = causes.get(learner["ref_internal"], [])
-        writer.writerow(
-            (
-                learner["ref_internal"],
-                learner["xero_outstanding"],
-                learner["sms_outstanding"],
-                learner["xero_documents"],
-                learner["sms_documents"],
-                len(found),
-                " ".join(sorted(set(found))),
-            )
-        )
 
 
 def _human(result: Any) -> None:
@@ -89,6 +57,7 @@ def reconcile_command(ctx: click.Context, as_json: bool, as_csv: bool, tenant: s
     mismatch and its likely cause."""
     from learnerledger.cli.resync import open_wisenet_target
     from learnerledger.resync import reconcile
+    from learnerledger.resync.reconcile import reconciliation_csv
     from learnerledger.xero.client import open_client
 
     if as_json and as_csv:
@@ -103,6 +72,6 @@ def reconcile_command(ctx: click.Context, as_json: bool, as_csv: bool, tenant: s
     if as_json:
         click.echo(json.dumps(result.as_json()))
     elif as_csv:
-        _csv(result)
+        sys.stdout.write(reconciliation_csv(result))
     else:
         _human(result)

@@ -12,6 +12,8 @@ to do about it.
 
 from __future__ import annotations
 
+import csv
+import io
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -370,3 +372,40 @@ def reconcile(
         result.status, result.paused = "paused", job.paused
         result.message = str(job.paused)
     return result
+
+
+# The columns of ``learnerledger report reconcile --csv``, one row per learner.
+CSV_COLUMNS = (
+    "ref_internal",
+    "xero_outstanding",
+    "sms_outstanding",
+    "xero_documents",
+    "sms_documents",
+    "mismatches",
+    "causes",
+)
+
+
+def reconciliation_csv(result: Reconciliation) -> str:
+    """The reconciliation as CSV (``report reconcile --csv`` and the web UI's download): one
+    row per learner, with the number of mismatches and their causes."""
+    causes: dict[str, list[str]] = {}
+    for mismatch in result.mismatches:
+        causes.setdefault(mismatch.ref_internal, []).append(mismatch.cause)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for learner in result.learners():
+        found = causes.get(learner["ref_internal"], [])
+        writer.writerow(
+            (
+                learner["ref_internal"],
+                learner["xero_outstanding"],
+                learner["sms_outstanding"],
+                learner["xero_documents"],
+                learner["sms_documents"],
+                len(found),
+                " ".join(sorted(set(found))),
+            )
+        )
+    return out.getvalue()

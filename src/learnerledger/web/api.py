@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from learnerledger.resync.reconcile import reconciliation_csv as reconciliation_text
 from learnerledger.store import history
 from learnerledger.web import documents as documents_view
 from learnerledger.web import views
@@ -143,9 +144,7 @@ def reconciliation_csv(request: Request) -> Response:
     found = _reconciled(request)
     if isinstance(found, Response):
         return found
-    return Response(
-        documents_view.reconciliation_csv(found[1].result), media_type="text/csv; charset=utf-8"
-    )
+    return Response(reconciliation_text(found[1].result), media_type="text/csv; charset=utf-8")
 
 
 @_threaded

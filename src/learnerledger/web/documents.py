@@ -11,8 +11,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -37,7 +35,6 @@ from learnerledger.web.jobs import Reconciled
 from learnerledger.web.views import PAGE_SIZE, Organisation
 
 __all__ = [
-    "CSV_COLUMNS",
     "KINDS",
     "LISTS",
     "NOT_REPRESENTABLE",
@@ -45,7 +42,6 @@ __all__ = [
     "documents",
     "listed",
     "reconciliation",
-    "reconciliation_csv",
     "reconciliation_json",
 ]
 
@@ -68,16 +64,6 @@ CODE_TEXT = {
     "discount": "A discounted line",
     "open_credit": "Credit not applied to an invoice",
 }
-# The columns of ``learnerledger report reconcile --csv``, one row per learner.
-CSV_COLUMNS = (
-    "ref_internal",
-    "xero_outstanding",
-    "sms_outstanding",
-    "xero_documents",
-    "sms_documents",
-    "mismatches",
-    "causes",
-)
 _SMS_NAMES = {"wisenet": "Wisenet", "csv": "the local store (for the CSV export)"}
 # What a mismatch's field means on the page.
 _FIELD_TEXT = {
@@ -374,29 +360,6 @@ def _causes(result: Reconciliation) -> dict[str, list[str]]:
     for mismatch in result.mismatches:
         causes.setdefault(mismatch.ref_internal, []).append(mismatch.cause)
     return causes
-
-
-def reconciliation_csv(result: Reconciliation) -> str:
-    """The CSV of ``learnerledger report reconcile --csv``: one row per learner, with the
-    number of mismatches and their causes."""
-    causes = _causes(result)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for learner in result.learners():
-        found = causes.get(learner["ref_internal"], [])
-        writer.writerow(
-            (
-                learner["ref_internal"],
-                learner["xero_outstanding"],
-                learner["sms_outstanding"],
-                learner["xero_documents"],
-                learner["sms_documents"],
-                len(found),
-                " ".join(sorted(set(found))),
-            )
-        )
-    return out.getvalue()
 
 
 def _made(held: Reconciled) -> dict[str, Any]:

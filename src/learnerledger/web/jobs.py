@@ -301,7 +301,9 @@ def sync_learners_job(
     from learnerledger.sync import sync_learners
 
     with _xero(store, config, connection_id) as client:
-        return sync_learners(store, client, mapping=_mapping(config), on_progress=listen)
+        return sync_learners(
+            store, client, mapping=_mapping(config), mode="adopt", on_progress=listen
+        )
 
 
 def find_duplicates_job(

@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from learnerledger.errors import LearnerLedgerError
 from learnerledger.resync import Scope, resync_scope
+from learnerledger.resync.reconcile import reconciliation_csv as reconciliation_text
 from learnerledger.store import connections, history, load_secret_box
 from learnerledger.web import documents, views
 from learnerledger.web.frame import back, page, render
@@ -289,7 +290,7 @@ def reconciliation_csv(request: Request, form: FormData | None) -> Response:
     slug = re.sub(r"[^A-Za-z0-9]+", "-", org.name).strip("-").lower() or "organisation"
     name = f"reconciliation-{slug}-{held.made:%Y-%m-%d}.csv"
     return Response(
-        documents.reconciliation_csv(held.result),
+        reconciliation_text(held.result),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
