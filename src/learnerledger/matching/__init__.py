@@ -13,14 +13,19 @@ The stages are modules of their own: ``normalize`` (normal forms), ``candidates`
 
 from __future__ import annotations
 
+import math
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
+
+import numpy as np
 
 from learnerledger.domain.learner import Learner
 from learnerledger.domain.mirror import MirroredContact
 
 from .candidates import candidate_pairs
-from .cluster import MatchSettings, Pair, Scored, Status, decide
-from .score import ContactView, Evidence, Frequencies, LearnerView, Weights, compare, probability
+from .cluster import MatchSettings, Pair, Scored, Status, decide, exclusive
+from .records import ContactTable, Vocabulary, tables
+from .score import Evidence, Weights, compare, evidence, probability
 
 __all__ = ["Evidence", "MatchSettings", "Pair", "Weights", "find_duplicates"]
 
@@ -44,32 +49,87 @@ def find_duplicates(
     survivors = dict(survivors or {})
     contact_list = [c for c in contacts if not c.merged_to]
     by_id = {c.contact_id: c for c in contact_list}
+    own = {ref: by_id[cid] for ref, cid in survivors.items() if cid in by_id}
     survivor_ids = set(survivors.values())
-    learner_list = list(learners)
-    views = [LearnerView.of(x, by_id.get(survivors.get(x.ref_internal, ""))) for x in learner_list]
-    refs = {v.ref.upper() for v in views}
     others = [c for c in contact_list if c.contact_id not in survivor_ids]
-    contact_views = [ContactView.of(c) for c in others]
-    freq = Frequencies.of(views)
+    vocab, learner_table, contact_table = tables(list(learners), others, own)
+    i, j = candidate_pairs(learner_table, contact_table, vocab, max_block=settings.max_block)
     w = settings.weights
+    # Pairs far below ``review`` still count when a contact's pairs are weighed together.
+    floor = min(_bits(settings.review), _NEGLIGIBLE)
+    comps, freq = compare(vocab, learner_table, contact_table, i, j, w, floor=floor)
+    own_bits = comps.log_odds
+    bits = exclusive(comps.contact, own_bits)
+    review_bits = _bits(settings.review)
+    # A contact that two learners fit about equally well, each on its own, is listed for both.
+    best = np.full(len(contact_table), -np.inf)
+    np.maximum.at(best, comps.contact, own_bits)
+    contender = (own_bits >= review_bits) & (
+        own_bits >= best[comps.contact] - settings.rival_margin
+    )
+    contenders: dict[str, list[str]] = defaultdict(list)
+    for k in np.flatnonzero(contender).tolist():
+        contact_id = contact_table.contacts[int(comps.contact[k])].contact_id
+        contenders[contact_id].append(learner_table.refs[int(comps.learner[k])])
     scored: list[Scored] = []
-    for i, j in candidate_pairs(views, contact_views, max_block=settings.max_block):
-        lv, cv = views[i], contact_views[j]
-        if cv.company or (cv.references & refs) - {lv.ref.upper()}:
-            continue
-        log_odds, evidence, reasons = compare(lv, cv, freq, w)
+    identities: dict[int, frozenset[tuple[str, str]]] = {}
+    for k in np.flatnonzero((bits >= review_bits) | contender).tolist():
+        log_odds = float(bits[k])
         score = probability(log_odds)
-        if score < settings.review:
-            continue
+        found, reasons = evidence(vocab, learner_table, contact_table, freq, w, comps, k)
+        ref = learner_table.refs[int(comps.learner[k])]
+        contact = int(comps.contact[k])
+        contact_id = contact_table.contacts[contact].contact_id
+        shared = log_odds - float(own_bits[k])
+        if shared < -0.005:
+            rivals = sorted(set(contenders.get(contact_id, ())) - {ref})
+            found.append(
+                Evidence(
+                    "cluster",
+                    "rival",
+                    0.0,
+                    shared,
+                    "the contact is one person and also resembles "
+                    + (f"learner {', '.join(rivals)}" if rivals else "other learners"),
+                )
+            )
         status: Status = "auto" if score >= settings.auto and not reasons else "review"
         pair = Pair(
-            ref_internal=lv.ref,
-            contact_id=cv.contact_id,
-            survivor_id=survivors.get(lv.ref),
+            ref_internal=ref,
+            contact_id=contact_id,
+            survivor_id=survivors.get(ref),
             score=score,
             status=status,
-            evidence=tuple(evidence),
+            evidence=tuple(found),
             reasons=tuple(reasons),
         )
-        scored.append(Scored(pair, log_odds, cv.identity, cv.display))
-    return decide(scored, settings)
+        record = contact_table.contacts[contact]
+        name = str(record.data.get("Name") or "") or record.name or ""
+        if contact not in identities:
+            identities[contact] = _identity(vocab, contact_table, contact)
+        scored.append(Scored(pair, log_odds, identities[contact], name))
+    return decide(scored, settings, contenders)
+
+
+_NEGLIGIBLE = -10.0  # bits: a pair this unlikely changes a contact's other scores by < 0.1%
+
+
+def _bits(p: float) -> float:
+    """The log-odds (bits) of probability ``p``, a little below it so that rounding keeps
+    every pair at ``p``."""
+    if p <= 0.0:
+        return -math.inf
+    if p >= 1.0:
+        return 60.0
+    return math.log2(p / (1.0 - p)) - 1e-6
+
+
+def _identity(vocab: Vocabulary, contacts: ContactTable, j: int) -> frozenset[tuple[str, str]]:
+    """What makes a contact one person: its mobiles, its own e-mail, its first reading's name."""
+    s = vocab.strings
+    identity = {("m", s[m]) for m in contacts.mobile[j].tolist() if m}
+    if contacts.email[j] and not contacts.email_role[j]:
+        identity.add(("e", s[contacts.email[j]]))
+    if contacts.given0[j, 0]:
+        identity.add(("n", f"{s[contacts.given0[j, 0]]} {s[contacts.family[j, 0]]}"))
+    return frozenset(identity)

@@ -12,16 +12,18 @@ chosen so that every kind of hand-typed duplicate shares at least one with its l
 
 A key shared by more than ``max_block`` pairs (a household's landline in a large
 organisation, a common name) is dropped: the other keys still bring the true pairs together.
-The cost is then near-linear in the number of records.
+The cost is then near-linear in the number of records. The pairs are made with array
+operations (a sort of each side's keys and a join), never one Python object per pair.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable
+
+import numpy as np
 
 from .normalize import NICKNAMES, name_groups
-from .score import ContactView, LearnerView
+from .records import ContactTable, Ids, LearnerTable, Vocabulary
 
 __all__ = ["candidate_pairs", "contact_keys", "learner_keys"]
 
@@ -33,60 +35,94 @@ def _forms(first: str) -> set[str]:
     return forms
 
 
-def learner_keys(v: LearnerView) -> set[str]:
+def learner_keys(table: LearnerTable, vocab: Vocabulary, i: int) -> set[str]:
+    s = vocab.strings
     keys: set[str] = set()
-    if v.last:
+    last = s[table.last[i]]
+    if last:
         forms: set[str] = set()
-        for first in v.firsts:
+        for first in (s[x] for x in table.first[i] if x):
             forms |= _forms(first)
         for form in forms:
-            keys.add(f"n:{v.last[:3]}:{form[:1]}")
-            keys.add(f"f:{form}:{v.last[:1]}")
-    for email in v.emails.values():
-        keys.add(f"e:{email.address}")
-        if len(email.local) >= 5:
-            keys.add(f"l:{email.local}")
-    keys.update(f"p:{m[-8:]}" for m in v.mobiles)
-    keys.update(f"p:{t}" for t in v.landlines)
-    keys.add(f"r:{v.ref.upper()}")
+            keys.add(f"n:{last[:3]}:{form[:1]}")
+            keys.add(f"f:{form}:{last[:1]}")
+    for e, local in zip(table.email[i].tolist(), table.email_local[i].tolist(), strict=True):
+        if e:
+            keys.add(f"e:{s[e]}")
+            if len(s[local]) >= 5:
+                keys.add(f"l:{s[local]}")
+    keys.update(f"p:{s[m][-8:]}" for m in table.mobile[i].tolist() if m)
+    keys.update(f"p:{s[t]}" for t in table.landline[i].tolist() if t)
+    keys.add(f"r:{s[table.ref[i]]}")
     return keys
 
 
-def contact_keys(c: ContactView) -> set[str]:
+def contact_keys(table: ContactTable, vocab: Vocabulary, j: int) -> set[str]:
+    s = vocab.strings
     keys: set[str] = set()
-    for r in c.readings:
-        if r.family and r.given:
-            keys.add(f"n:{r.family[:3]}:{r.first[:1]}")
-            keys.add(f"f:{r.first}:{r.family[:1]}")
-    if c.email and not c.email.role:
-        keys.add(f"e:{c.email.address}")
-        if len(c.email.local) >= 5:
-            keys.add(f"l:{c.email.local}")
-    keys.update(f"p:{m[-8:]}" for m in c.mobiles)
-    keys.update(f"p:{t}" for t in c.landlines)
-    keys.update(f"r:{ref}" for ref in c.references)
+    for g0, fam in zip(table.given0[j].tolist(), table.family[j].tolist(), strict=True):
+        if g0 and fam:
+            first, family = s[g0], s[fam]
+            keys.add(f"n:{family[:3]}:{first[:1]}")
+            keys.add(f"f:{first}:{family[:1]}")
+    if table.email[j] and not table.email_role[j]:
+        keys.add(f"e:{s[table.email[j]]}")
+        local = s[table.email_local[j]]
+        if len(local) >= 5:
+            keys.add(f"l:{local}")
+    keys.update(f"p:{s[m][-8:]}" for m in table.mobile[j].tolist() if m)
+    keys.update(f"p:{s[t]}" for t in table.landline[j].tolist() if t)
+    keys.update(f"r:{s[r]}" for r in table.refs[j].tolist() if r)
     return keys
+
+
+def _postings(key_sets: Iterable[set[str]], ids: dict[str, int], grow: bool) -> tuple[Ids, Ids]:
+    """(key number, record) for every key of every record, keys numbered in ``ids``."""
+    keys: list[int] = []
+    records: list[int] = []
+    for n, key_set in enumerate(key_sets):
+        for key in key_set:
+            k = ids.get(key)
+            if k is None:
+                if not grow:
+                    continue
+                k = ids[key] = len(ids)
+            keys.append(k)
+            records.append(n)
+    return np.asarray(keys, np.int64), np.asarray(records, np.int64)
 
 
 def candidate_pairs(
-    learners: Sequence[LearnerView], contacts: Sequence[ContactView], *, max_block: int = 2_000
-) -> list[tuple[int, int]]:
-    """Index pairs (learner, contact) sharing a blocking key, each once, in index order."""
-    by_key: dict[str, list[int]] = defaultdict(list)
-    for i, v in enumerate(learners):
-        for key in learner_keys(v):
-            by_key[key].append(i)
-    blocks: dict[str, list[int]] = defaultdict(list)
-    for j, c in enumerate(contacts):
-        if c.company:
-            continue
-        for key in contact_keys(c):
-            if key in by_key:
-                blocks[key].append(j)
-    pairs: set[tuple[int, int]] = set()
-    for key, js in blocks.items():
-        is_ = by_key[key]
-        if len(is_) * len(js) > max_block and not key.startswith("r:"):
-            continue
-        pairs.update((i, j) for i in is_ for j in js)
-    return sorted(pairs)
+    learners: LearnerTable,
+    contacts: ContactTable,
+    vocab: Vocabulary,
+    *,
+    max_block: int = 2_000,
+) -> tuple[Ids, Ids]:
+    """Index arrays (learner, contact) of the pairs sharing a blocking key, each pair once,
+    in (learner, contact) order."""
+    ids: dict[str, int] = {}
+    lk, lr = _postings((learner_keys(learners, vocab, i) for i in range(len(learners))), ids, True)
+    ck, cr = _postings((contact_keys(contacts, vocab, j) for j in range(len(contacts))), ids, False)
+    nkeys = len(ids)
+    if not len(lk) or not len(ck):
+        empty = np.zeros(0, np.int32)
+        return empty, empty
+    exempt = np.zeros(nkeys, np.bool_)
+    exempt[[k for key, k in ids.items() if key.startswith("r:")]] = True
+    order = np.argsort(lk, kind="stable")
+    lk, lr = lk[order], lr[order]
+    l_count = np.bincount(lk, minlength=nkeys)
+    l_start = np.r_[0, np.cumsum(l_count)[:-1]]
+    c_count = np.bincount(ck, minlength=nkeys)
+    keep = (l_count * c_count <= max_block) | exempt
+    use = keep[ck]
+    ck, cr = ck[use], cr[use]
+    sizes = l_count[ck]
+    total = int(sizes.sum())
+    contact = np.repeat(cr, sizes)
+    starts = np.repeat(l_start[ck], sizes)
+    offsets = np.arange(total) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    learner = lr[starts + offsets]
+    codes = np.unique(learner * len(contacts) + contact)
+    return (codes // len(contacts)).astype(np.int32), (codes % len(contacts)).astype(np.int32)

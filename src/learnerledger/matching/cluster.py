@@ -1,11 +1,19 @@
-"""From scored pairs to decisions: thresholds, and the safeguards no single pair can see.
+"""From scored pairs to decisions: one contact is one person, thresholds, and the safeguards
+no single pair can see.
+
+A legacy contact is one person, so it is at most one learner's. Its score against each learner
+is therefore weighed against its scores against the others (:func:`exclusive`): the
+probability that the contact is *this* learner rather than another learner or nobody the SMS
+holds. A sibling's contact that resembles a learner through the household's address and
+e-mail, but resembles the sibling far more, drops away; two learners it resembles equally
+share the doubt.
 
 Clusters are star-shaped: each learner (its survivor contact, when it has one) with the legacy
 contacts that scored at least ``review`` against it. Chains are never followed (A like B, B
 like C does not put A with C). Two safeguards keep ``auto`` for the unambiguous:
 
-- a legacy contact that scores at least ``review`` against two or more learners is ``review``
-  for every one of them (a household's shared contact, a namesake);
+- a legacy contact that scores at least ``review`` against two or more learners, each on its
+  own, is ``review`` for every one of them (a household's shared contact, a namesake);
 - a learner whose best contact has a rival within ``rival_margin`` bits is ``review``, unless
   the two contacts are evidently one person themselves (the same e-mail, mobile or full name:
   the same learner typed in at two campuses).
@@ -16,12 +24,18 @@ Every downgrade says why, in ``reasons`` and as a ``cluster`` entry of the evide
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+import numpy as np
+import numpy.typing as npt
+
 from .score import Evidence, Weights
 
-__all__ = ["MatchSettings", "Pair", "Scored", "decide"]
+__all__ = ["MatchSettings", "Pair", "Scored", "decide", "exclusive"]
+
+Floats = npt.NDArray[np.float64]
 
 Status = Literal["auto", "review"]
 
@@ -87,19 +101,55 @@ def _downgrade(s: Scored, reason: str) -> Scored:
     return replace(s, pair=new)
 
 
-def decide(scored: list[Scored], settings: MatchSettings) -> list[Pair]:
-    """Apply the safeguards to the pairs at or above ``review``; sorted by learner, best first."""
-    kept = [s for s in scored if s.pair.score >= settings.review]
+def exclusive(contact: npt.NDArray[Any], log_odds: Floats) -> Floats:
+    """The log-odds (bits) that contact ``contact[k]`` is learner k's rather than another
+    learner's or nobody's, from every pair's own log-odds ``log_odds[k]``:
+    ``s_k - log2(1 + sum of 2^s over the contact's other pairs)``."""
+    n = len(contact)
+    if not n:
+        return log_odds.copy()
+    capped = np.minimum(log_odds, 60.0)
+    order = np.lexsort((-capped, contact))
+    c, v = contact[order], capped[order]
+    head = np.r_[True, c[1:] != c[:-1]]
+    group = np.cumsum(head) - 1
+    top = v[head]  # each contact's best pair
+    # the sum over each contact's other pairs, without the best one's cancelling out
+    rest = np.bincount(
+        group, weights=np.where(head, 0.0, np.exp2(v - top[group])), minlength=len(top)
+    )
+    others = np.where(
+        head, rest[group], 1.0 + rest[group] - np.exp2(v - top[group])
+    )  # in units of 2^top
+    # log2(1 + others * 2^top), computed so that neither a huge nor a tiny top overflows
+    scaled = np.log2(np.exp2(-top[group]) + others) + top[group]
+    result = np.empty(n)
+    result[order] = log_odds[order] - np.where(others > 0, scaled, 0.0)
+    return result
+
+
+def decide(
+    scored: list[Scored],
+    settings: MatchSettings,
+    contenders: Mapping[str, Sequence[str]] | None = None,
+) -> list[Pair]:
+    """Apply the safeguards to the kept pairs; sorted by learner, best first.
+
+    ``contenders`` maps a contact to the learners it fits about equally well, each scoring at
+    least ``review`` on its own (before :func:`exclusive`): such a contact is never ``auto``."""
+    kept = list(scored)
     by_contact: dict[str, list[int]] = defaultdict(list)
     by_learner: dict[str, list[int]] = defaultdict(list)
     for n, s in enumerate(kept):
         by_contact[s.pair.contact_id].append(n)
         by_learner[s.pair.ref_internal].append(n)
-    for ns in by_contact.values():
-        if len(ns) < 2:
+    contenders = contenders or {}
+    for contact_id, ns in by_contact.items():
+        refs = set(contenders.get(contact_id, ())) | {kept[m].pair.ref_internal for m in ns}
+        if len(refs) < 2:
             continue
         for n in ns:
-            others = sorted(kept[m].pair.ref_internal for m in ns if m != n)
+            others = sorted(refs - {kept[n].pair.ref_internal})
             kept[n] = _downgrade(kept[n], "the contact also matches learner " + ", ".join(others))
     for ns in by_learner.values():
         if len(ns) < 2:

@@ -237,6 +237,7 @@ _TAIL = re.compile(r"(?:\s*\([^()]*\)|\s+[A-Za-z]{2,5}-?\d{4,}|\s+\d{1,3}|\s*[-â
 _REF = re.compile(r"\b([A-Za-z]{2,5}-?\d{4,})\s*(?:\([^()]*\))?\s*$")
 
 
+@lru_cache(maxsize=200_000)
 def strip_name_tail(name: str) -> tuple[str, str]:
     """The Name without what was appended to keep it unique, and a RefInternal-like code
     found there (or "")."""
@@ -278,7 +279,10 @@ def _tokens(text: str) -> list[str]:
 
 def _readings(words: list[str], *, couple: bool = False) -> list[PersonName]:
     if len(words) < 2:
-        return [PersonName((), words[0], couple=couple)] if words else []
+        # One word ("Charles", "Demetriou") may be either name: both readings are kept.
+        if not words:
+            return []
+        return [PersonName((), words[0], couple=couple), PersonName((words[0],), "", couple=couple)]
     out = []
     for k in range(1, len(words)):
         out.append(PersonName(tuple(words[:k]), "".join(words[k:]), couple=couple))
@@ -302,6 +306,8 @@ def parse_name(name: str, first: str = "", last: str = "") -> tuple[PersonName, 
         readings.append(PersonName(tuple(la), "".join(f), swapped=True))
     elif la and not f:
         readings.append(PersonName((), "".join(la)))
+    elif f and not la:
+        readings.append(PersonName(tuple(f), ""))
     text, _ = strip_name_tail(name)
     if "," in text:
         head, _, tail = text.partition(",")
@@ -483,14 +489,9 @@ def company_reason(data: Mapping[str, Any]) -> str:
     Companies never match learners. Signs: a business word in the Name (Pty Ltd, School,
     Council, "& Co", an industry), a role mailbox such as accounts@, an ABN in TaxNumber, or a
     supplier that is not a customer."""
-    name = str(data.get("Name") or "")
-    text, _ = strip_name_tail(name)
-    words = fold(text).split()
-    hits = [w for w in words if w in _COMPANY_WORDS]
-    if hits:
-        return f"the Name contains {hits[0]!r}, a business word"
-    if _COMPANY_PHRASES.search(fold(text)):
-        return 'the Name reads as a business ("& Co", "& Sons")'
+    reason = _business_name(str(data.get("Name") or ""))
+    if reason:
+        return reason
     email = normalize_email(str(data.get("EmailAddress") or ""))
     if email.role:
         return f"the e-mail {email.address} is a role mailbox"
@@ -498,6 +499,18 @@ def company_reason(data: Mapping[str, Any]) -> str:
         return "it has a tax number (ABN)"
     if data.get("IsSupplier") is True and data.get("IsCustomer") is not True:
         return "it is a supplier, not a customer"
+    return ""
+
+
+@lru_cache(maxsize=200_000)
+def _business_name(name: str) -> str:
+    text, _ = strip_name_tail(name)
+    folded = fold(text)
+    hits = [w for w in folded.split() if w in _COMPANY_WORDS]
+    if hits:
+        return f"the Name contains {hits[0]!r}, a business word"
+    if _COMPANY_PHRASES.search(folded):
+        return 'the Name reads as a business ("& Co", "& Sons")'
     return ""
 
 
@@ -677,6 +690,7 @@ STATES: Mapping[str, str] = {
     "australian capital territory": "ACT",
     "act": "ACT",
 }
+_STATE_CODES = frozenset(STATES.values())
 _UNIT_WORDS = frozenset(
     ["unit", "u", "apartment", "apt", "flat", "suite", "shop", "level", "lvl", "villa", "townhouse"]
 )
@@ -721,11 +735,19 @@ def normalize_address(
     line: str, suburb: str = "", state: str = "", postcode: str = ""
 ) -> NormalAddress:
     """Street types abbreviated one way, unit forms as "2/14", state names as codes, postcodes
-    as four digits ("800" -> "0800")."""
-    pc = "".join(c for c in postcode if c.isdigit())
-    pc = pc.zfill(4) if 3 <= len(pc) <= 4 else pc
+    in one form: Australian ones as four digits ("800" -> "0800", "NSW 2150" -> "2150"),
+    others (British, Canadian) as their letters and digits ("dl12 0ds" -> "DL120DS")."""
     st = STATES.get(fold(state), fold(state).upper())
-    return NormalAddress(_street_line(line), fold(suburb), st, pc)
+    return NormalAddress(_street_line(line), fold(suburb), st, _postcode(postcode))
+
+
+@lru_cache(maxsize=200_000)
+def _postcode(text: str) -> str:
+    words = [w for w in fold(text).split() if w.upper() not in _STATE_CODES]
+    code = "".join(words).upper()
+    if code.isdigit():
+        return code.zfill(4) if 3 <= len(code) <= 4 else code
+    return code if any(c.isdigit() for c in code) else ""
 
 
 def contact_addresses(data: Mapping[str, Any]) -> list[NormalAddress]:

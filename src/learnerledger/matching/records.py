@@ -1,0 +1,320 @@
+"""Learners and contacts in normal form, as columns of interned values.
+
+Each value a comparison needs (a name, an e-mail, a phone, an address line, a postcode) is
+normalised once per record and replaced by its number in one :class:`Vocabulary`, so that the
+comparisons of millions of pairs are array operations on integers (``score``) and each
+distinct pair of strings is compared once. Number 0 is "no value". A field that may hold
+several values (a learner's first-name forms, a contact's readings of its Name, phones,
+addresses) is a fixed number of columns, the extra values of a rare record left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from learnerledger.domain.learner import Address, Learner
+from learnerledger.domain.mirror import MirroredContact
+
+from .normalize import (
+    NICKNAMES,
+    NormalAddress,
+    NormalEmail,
+    NormalPhone,
+    company_reason,
+    contact_addresses,
+    contact_phones,
+    fold,
+    name_groups,
+    normalize_address,
+    normalize_email,
+    normalize_phone,
+    parse_name,
+    strip_name_tail,
+)
+
+__all__ = ["ContactTable", "LearnerTable", "Vocabulary", "tables"]
+
+Ids = npt.NDArray[np.int32]
+Flags = npt.NDArray[np.bool_]
+
+FIRST_FORMS = 4  # a learner's first name and preferred name, first word and whole
+READINGS = 8  # readings of a contact's Name (see normalize.parse_name)
+EMAILS = 3  # the learner's own and its survivor contact's
+PHONES = 3
+ADDRESSES = 4
+
+
+class Vocabulary:
+    """Strings by number and numbers by string; 0 is the empty string."""
+
+    def __init__(self) -> None:
+        self.strings: list[str] = [""]
+        self._ids: dict[str, int] = {"": 0}
+
+    def id(self, text: str) -> int:
+        found = self._ids.get(text)
+        if found is None:
+            found = self._ids[text] = len(self.strings)
+            self.strings.append(text)
+        return found
+
+    def __len__(self) -> int:
+        return len(self.strings)
+
+    def lengths(self) -> npt.NDArray[np.int32]:
+        return np.fromiter((len(s) for s in self.strings), np.int32, len(self.strings))
+
+    def initials(self) -> npt.NDArray[np.int32]:
+        return np.fromiter((ord(s[0]) if s else 0 for s in self.strings), np.int32, len(self))
+
+    def group_masks(self) -> npt.NDArray[np.uint64]:
+        """Each string's nickname groups as a bit set (``normalize.NICKNAMES``), one row."""
+        words = (len(NICKNAMES) + 63) // 64
+        masks = np.zeros((len(self.strings), words), np.uint64)
+        for n, text in enumerate(self.strings):
+            for group in name_groups(text):
+                masks[n, group // 64] |= np.uint64(1 << (group % 64))
+        return masks
+
+
+def _row(values: Iterable[int], width: int) -> list[int]:
+    row = [v for v in dict.fromkeys(values) if v][:width]
+    return row + [0] * (width - len(row))
+
+
+@dataclass
+class LearnerTable:
+    """Learners (with their survivor contact's details) as columns; row ``i`` is learner ``i``."""
+
+    refs: list[str]
+    displays: list[str]
+    ref: Ids  # the RefInternal, upper case
+    first: Ids  # [n, FIRST_FORMS]: the first name's first word first
+    last: Ids  # the surname, its words joined
+    email: Ids  # [n, EMAILS] mailbox (``NormalEmail.address``)
+    email_raw: Ids  # [n, EMAILS] as typed, without plus-tag
+    email_local: Ids  # [n, EMAILS]
+    mobile: Ids  # [n, PHONES]
+    landline: Ids  # [n, PHONES] last 8 digits
+    line: Ids  # [n, ADDRESSES]
+    suburb: Ids
+    postcode: Ids
+
+    def __len__(self) -> int:
+        return len(self.refs)
+
+
+@dataclass
+class ContactTable:
+    """Contacts other than survivors and companies as columns; row ``j`` is ``contacts[j]``."""
+
+    contacts: list[MirroredContact]
+    given0: Ids  # [m, READINGS] first given name of each reading
+    given: Ids  # [m, READINGS] all given names joined
+    family: Ids  # [m, READINGS]
+    swapped: Flags  # [m, READINGS]
+    couple: Flags  # [m, READINGS]
+    email: Ids
+    email_raw: Ids
+    email_local: Ids
+    email_role: Flags
+    mobile: Ids  # [m, PHONES]
+    landline: Ids
+    line: Ids  # [m, ADDRESSES]
+    suburb: Ids
+    postcode: Ids
+    refs: Ids  # [m, 2] ContactNumber and a reference ending the Name, upper case
+    companies: int = 0
+
+    def __len__(self) -> int:
+        return len(self.contacts)
+
+
+def _phones(phones: Iterable[NormalPhone]) -> tuple[list[str], list[str]]:
+    mobiles, landlines = [], []
+    for phone in phones:
+        if phone.kind == "mobile":
+            mobiles.append(phone.number)
+        elif phone.kind == "landline":
+            landlines.append(phone.tail)
+    return mobiles, landlines
+
+
+def _address(a: Address) -> NormalAddress:
+    return normalize_address(a.line, a.suburb, a.state, a.postcode)
+
+
+def _learner_firsts(learner: Learner) -> list[str]:
+    firsts: list[str] = []
+    for text in (learner.first_name, learner.preferred_name):
+        words = fold(text).split()
+        if words:
+            firsts += [words[0], "".join(words)]
+    return firsts
+
+
+class _Columns:
+    """Rows of ids collected per column, turned into arrays at the end."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, list[Any]] = {}
+
+    def add(self, name: str, value: Any) -> None:
+        self.rows.setdefault(name, []).append(value)
+
+    def ids(self, name: str, width: int = 0) -> Ids:
+        rows = self.rows.get(name, [])
+        if not rows:
+            return np.zeros((0, width) if width else 0, np.int32)
+        return np.asarray(rows, np.int32)
+
+    def flags(self, name: str, width: int = 0) -> Flags:
+        rows = self.rows.get(name, [])
+        if not rows:
+            return np.zeros((0, width) if width else 0, np.bool_)
+        return np.asarray(rows, np.bool_)
+
+
+def _emails(cols: _Columns, vocab: Vocabulary, emails: Sequence[NormalEmail]) -> None:
+    seen: dict[str, NormalEmail] = {}
+    for email in emails:
+        if email:
+            seen.setdefault(email.address, email)
+    kept = list(seen.values())[:EMAILS]
+    cols.add("email", _row((vocab.id(e.address) for e in kept), EMAILS))
+    cols.add("email_raw", _row((vocab.id(e.raw) for e in kept), EMAILS))
+    cols.add("email_local", _row((vocab.id(e.local) for e in kept), EMAILS))
+
+
+def _addresses(
+    cols: _Columns, vocab: Vocabulary, addresses: Iterable[NormalAddress], width: int
+) -> None:
+    kept = [a for a in dict.fromkeys(addresses) if a][:width]
+    pad = [0] * (width - len(kept))
+    cols.add("line", [vocab.id(a.line) for a in kept] + pad)
+    cols.add("suburb", [vocab.id(a.suburb) for a in kept] + pad)
+    cols.add("postcode", [vocab.id(a.postcode) for a in kept] + pad)
+
+
+def learner_table(
+    learners: Sequence[Learner],
+    survivors: Mapping[str, MirroredContact],
+    vocab: Vocabulary,
+) -> LearnerTable:
+    cols = _Columns()
+    refs, displays = [], []
+    for learner in learners:
+        survivor = survivors.get(learner.ref_internal)
+        refs.append(learner.ref_internal)
+        displays.append(f"{learner.first_name} {learner.last_name}".strip())
+        cols.add("ref", vocab.id(learner.ref_internal.upper()))
+        cols.add("first", _row(map(vocab.id, _learner_firsts(learner)), FIRST_FORMS))
+        cols.add("last", vocab.id("".join(fold(learner.last_name).split())))
+        emails = [normalize_email(learner.email)]
+        phones = [normalize_phone(p) for p in (learner.mobile, learner.phone_home)]
+        phones.append(normalize_phone(learner.phone_work))
+        addresses = [_address(learner.street), _address(learner.postal)]
+        if survivor is not None:
+            emails.append(normalize_email(str(survivor.data.get("EmailAddress") or "")))
+            phones += contact_phones(survivor.data)
+            addresses += contact_addresses(survivor.data)
+        _emails(cols, vocab, emails)
+        mobiles, landlines = _phones(phones)
+        cols.add("mobile", _row(map(vocab.id, mobiles), PHONES))
+        cols.add("landline", _row(map(vocab.id, landlines), PHONES))
+        _addresses(cols, vocab, addresses, ADDRESSES)
+    return LearnerTable(
+        refs=refs,
+        displays=displays,
+        ref=cols.ids("ref"),
+        first=cols.ids("first", FIRST_FORMS),
+        last=cols.ids("last"),
+        email=cols.ids("email", EMAILS),
+        email_raw=cols.ids("email_raw", EMAILS),
+        email_local=cols.ids("email_local", EMAILS),
+        mobile=cols.ids("mobile", PHONES),
+        landline=cols.ids("landline", PHONES),
+        line=cols.ids("line", ADDRESSES),
+        suburb=cols.ids("suburb", ADDRESSES),
+        postcode=cols.ids("postcode", ADDRESSES),
+    )
+
+
+def contact_references(contact: MirroredContact) -> list[str]:
+    """The ContactNumber and a RefInternal-like code ending the Name, upper case."""
+    data = contact.data
+    refs = []
+    number = (contact.contact_number or str(data.get("ContactNumber") or "")).strip()
+    if number:
+        refs.append(number.upper())
+    _, tail_ref = strip_name_tail(str(data.get("Name") or contact.name or ""))
+    if tail_ref:
+        refs.append(tail_ref)
+    return refs
+
+
+def contact_table(contacts: Iterable[MirroredContact], vocab: Vocabulary) -> ContactTable:
+    cols = _Columns()
+    kept: list[MirroredContact] = []
+    companies = 0
+    for contact in contacts:
+        data = contact.data
+        if company_reason(data):
+            companies += 1
+            continue
+        kept.append(contact)
+        name = str(data.get("Name") or contact.name or "")
+        readings = parse_name(
+            name, str(data.get("FirstName") or ""), str(data.get("LastName") or "")
+        )[:READINGS]
+        pad = [0] * (READINGS - len(readings))
+        cols.add("given0", [vocab.id(r.first) for r in readings] + pad)
+        cols.add("given", [vocab.id("".join(r.given)) for r in readings] + pad)
+        cols.add("family", [vocab.id(r.family) for r in readings] + pad)
+        cols.add("swapped", [r.swapped for r in readings] + [False] * len(pad))
+        cols.add("couple", [r.couple for r in readings] + [False] * len(pad))
+        email = normalize_email(str(data.get("EmailAddress") or ""))
+        cols.add("email", vocab.id(email.address))
+        cols.add("email_raw", vocab.id(email.raw))
+        cols.add("email_local", vocab.id(email.local))
+        cols.add("email_role", email.role)
+        mobiles, landlines = _phones(contact_phones(data))
+        cols.add("mobile", _row(map(vocab.id, mobiles), PHONES))
+        cols.add("landline", _row(map(vocab.id, landlines), PHONES))
+        _addresses(cols, vocab, contact_addresses(data), ADDRESSES)
+        cols.add("refs", _row(map(vocab.id, contact_references(contact)), 2))
+    return ContactTable(
+        contacts=kept,
+        given0=cols.ids("given0", READINGS),
+        given=cols.ids("given", READINGS),
+        family=cols.ids("family", READINGS),
+        swapped=cols.flags("swapped", READINGS),
+        couple=cols.flags("couple", READINGS),
+        email=cols.ids("email"),
+        email_raw=cols.ids("email_raw"),
+        email_local=cols.ids("email_local"),
+        email_role=cols.flags("email_role"),
+        mobile=cols.ids("mobile", PHONES),
+        landline=cols.ids("landline", PHONES),
+        line=cols.ids("line", ADDRESSES),
+        suburb=cols.ids("suburb", ADDRESSES),
+        postcode=cols.ids("postcode", ADDRESSES),
+        refs=cols.ids("refs", 2),
+        companies=companies,
+    )
+
+
+def tables(
+    learners: Sequence[Learner],
+    contacts: Iterable[MirroredContact],
+    survivors: Mapping[str, MirroredContact],
+) -> tuple[Vocabulary, LearnerTable, ContactTable]:
+    """The vocabulary and both tables; survivors' contacts are the learners' and not in
+    ``contacts`` (the caller leaves them out)."""
+    vocab = Vocabulary()
+    return vocab, learner_table(learners, survivors, vocab), contact_table(contacts, vocab)
