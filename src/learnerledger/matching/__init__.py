@@ -22,10 +22,11 @@ import numpy as np
 from learnerledger.domain.learner import Learner
 from learnerledger.domain.mirror import MirroredContact
 
-from .candidates import candidate_pairs
-from .cluster import MatchSettings, Pair, Scored, Status, decide, exclusive
-from .records import ContactTable, Vocabulary, tables
-from .score import Evidence, Weights, compare, evidence, probability
+from .cluster import MatchSettings, Pair, Scored, Status, decide
+from .finder import Scoring, score_learners
+from .model import Weights
+from .records import ContactTable, Vocabulary
+from .score import Evidence, evidence, probability
 
 __all__ = ["Evidence", "MatchSettings", "Pair", "Weights", "find_duplicates"]
 
@@ -37,8 +38,9 @@ def find_duplicates(
     survivors: Mapping[str, str] | None = None,
     settings: MatchSettings | None = None,
 ) -> list[Pair]:
-    """Every (learner, legacy contact) pair scoring at least ``settings.review``, sorted by
-    RefInternal then score (highest first).
+    """Every (learner, legacy contact) pair scoring at least ``settings.review``, and every
+    learner a contact fits about as well as its best one, sorted by RefInternal then score
+    (highest first).
 
     ``survivors`` maps a RefInternal to the ContactID of the learner's own contact: that
     contact is never a candidate (it is the survivor) and its e-mail, phones and addresses
@@ -52,34 +54,42 @@ def find_duplicates(
     own = {ref: by_id[cid] for ref, cid in survivors.items() if cid in by_id}
     survivor_ids = set(survivors.values())
     others = [c for c in contact_list if c.contact_id not in survivor_ids]
-    vocab, learner_table, contact_table = tables(list(learners), others, own)
-    i, j = candidate_pairs(learner_table, contact_table, vocab, max_block=settings.max_block)
-    w = settings.weights
-    # Pairs far below ``review`` still count when a contact's pairs are weighed together.
-    floor = min(_bits(settings.review), _NEGLIGIBLE)
-    comps, freq = compare(vocab, learner_table, contact_table, i, j, w, floor=floor)
-    own_bits = comps.log_odds
-    bits = exclusive(comps.contact, own_bits)
+    scoring = score_learners(list(learners), others, own, settings)
+    return _pairs(scoring, survivors, settings)
+
+
+def _pairs(scoring: Scoring, survivors: Mapping[str, str], settings: MatchSettings) -> list[Pair]:
+    levels, own_bits, bits = scoring.levels, scoring.own, scoring.bits
+    learners, contacts = scoring.learners, scoring.contacts
     review_bits = _bits(settings.review)
     # A contact that two learners fit about equally well, each on its own, is listed for both.
-    best = np.full(len(contact_table), -np.inf)
-    np.maximum.at(best, comps.contact, own_bits)
+    best = np.full(len(contacts), -np.inf)
+    np.maximum.at(best, levels.contact, own_bits)
     contender = (own_bits >= review_bits) & (
-        own_bits >= best[comps.contact] - settings.rival_margin
+        own_bits >= best[levels.contact] - settings.rival_margin
     )
     contenders: dict[str, list[str]] = defaultdict(list)
     for k in np.flatnonzero(contender).tolist():
-        contact_id = contact_table.contacts[int(comps.contact[k])].contact_id
-        contenders[contact_id].append(learner_table.refs[int(comps.learner[k])])
+        contact_id = contacts.contacts[int(levels.contact[k])].contact_id
+        contenders[contact_id].append(learners.refs[int(levels.learner[k])])
     scored: list[Scored] = []
     identities: dict[int, frozenset[tuple[str, str]]] = {}
     for k in np.flatnonzero((bits >= review_bits) | contender).tolist():
         log_odds = float(bits[k])
         score = probability(log_odds)
-        found, reasons = evidence(vocab, learner_table, contact_table, freq, w, comps, k)
-        ref = learner_table.refs[int(comps.learner[k])]
-        contact = int(comps.contact[k])
-        contact_id = contact_table.contacts[contact].contact_id
+        found, reasons = evidence(
+            scoring.vocab,
+            learners,
+            contacts,
+            scoring.model,
+            levels,
+            scoring.weights,
+            scoring.household,
+            k,
+        )
+        ref = learners.refs[int(levels.learner[k])]
+        contact = int(levels.contact[k])
+        contact_id = contacts.contacts[contact].contact_id
         shared = log_odds - float(own_bits[k])
         if shared < -0.005:
             rivals = sorted(set(contenders.get(contact_id, ())) - {ref})
@@ -103,15 +113,12 @@ def find_duplicates(
             evidence=tuple(found),
             reasons=tuple(reasons),
         )
-        record = contact_table.contacts[contact]
+        record = contacts.contacts[contact]
         name = str(record.data.get("Name") or "") or record.name or ""
         if contact not in identities:
-            identities[contact] = _identity(vocab, contact_table, contact)
+            identities[contact] = _identity(scoring.vocab, contacts, contact)
         scored.append(Scored(pair, log_odds, identities[contact], name))
     return decide(scored, settings, contenders)
-
-
-_NEGLIGIBLE = -10.0  # bits: a pair this unlikely changes a contact's other scores by < 0.1%
 
 
 def _bits(p: float) -> float:

@@ -35,17 +35,45 @@ def _forms(first: str) -> set[str]:
     return forms
 
 
+def _name_keys(keys: set[str], firsts: Iterable[str], family: str, *, learner: bool) -> None:
+    """Keys of one reading of a name: first names (or their nickname forms) and a surname."""
+    if family:
+        keys.add(f"s:{family}")
+    for first in firsts:
+        if not family or learner:
+            keys.add(f"g:{first}")
+        if family:
+            keys.add(f"n:{family[:3]}:{first[:1]}")
+            keys.add(f"f:{first}:{family[:1]}")
+            keys.add(f"t:{family[-4:]}:{first[:1]}")
+
+
+def _address_keys(
+    keys: set[str],
+    s: list[str],
+    lines: Iterable[int],
+    postcodes: Iterable[int],
+    suburbs: Iterable[int],
+    initials: set[str],
+) -> None:
+    for line, postcode, suburb in zip(lines, postcodes, suburbs, strict=True):
+        number, _, street = s[line].rpartition("/")[2].partition(" ")
+        place = s[postcode] or s[suburb]
+        if not place:
+            continue
+        keys.update(f"z:{place}:{initial}" for initial in initials)
+        if number[:1].isdigit() and street:
+            keys.add(f"a:{place}:{number}")
+            keys.add(f"b:{place}:{street}")
+
+
 def learner_keys(table: LearnerTable, vocab: Vocabulary, i: int) -> set[str]:
     s = vocab.strings
     keys: set[str] = set()
-    last = s[table.last[i]]
-    if last:
-        forms: set[str] = set()
-        for first in (s[x] for x in table.first[i] if x):
-            forms |= _forms(first)
-        for form in forms:
-            keys.add(f"n:{last[:3]}:{form[:1]}")
-            keys.add(f"f:{form}:{last[:1]}")
+    forms: set[str] = set()
+    for first in (s[x] for x in table.first[i] if x):
+        forms |= _forms(first)
+    _name_keys(keys, forms, s[table.last[i]], learner=True)
     for e, local in zip(table.email[i].tolist(), table.email_local[i].tolist(), strict=True):
         if e:
             keys.add(f"e:{s[e]}")
@@ -53,6 +81,16 @@ def learner_keys(table: LearnerTable, vocab: Vocabulary, i: int) -> set[str]:
                 keys.add(f"l:{s[local]}")
     keys.update(f"p:{s[m][-8:]}" for m in table.mobile[i].tolist() if m)
     keys.update(f"p:{s[t]}" for t in table.landline[i].tolist() if t)
+    last = s[table.last[i]]
+    initials = {f"{f[:1]}." for f in forms} | ({f".{last[:1]}"} if last else set())
+    _address_keys(
+        keys,
+        s,
+        table.line[i].tolist(),
+        table.postcode[i].tolist(),
+        table.suburb[i].tolist(),
+        initials,
+    )
     keys.add(f"r:{s[table.ref[i]]}")
     return keys
 
@@ -60,11 +98,12 @@ def learner_keys(table: LearnerTable, vocab: Vocabulary, i: int) -> set[str]:
 def contact_keys(table: ContactTable, vocab: Vocabulary, j: int) -> set[str]:
     s = vocab.strings
     keys: set[str] = set()
+    initials: set[str] = set()
     for g0, fam in zip(table.given0[j].tolist(), table.family[j].tolist(), strict=True):
-        if g0 and fam:
-            first, family = s[g0], s[fam]
-            keys.add(f"n:{family[:3]}:{first[:1]}")
-            keys.add(f"f:{first}:{family[:1]}")
+        if g0 or fam:
+            _name_keys(keys, [s[g0]] if g0 else [], s[fam], learner=False)
+            initials |= {f"{s[g0][:1]}."} if g0 else set()
+            initials |= {f".{s[fam][:1]}"} if fam else set()
     if table.email[j] and not table.email_role[j]:
         keys.add(f"e:{s[table.email[j]]}")
         local = s[table.email_local[j]]
@@ -72,8 +111,21 @@ def contact_keys(table: ContactTable, vocab: Vocabulary, j: int) -> set[str]:
             keys.add(f"l:{local}")
     keys.update(f"p:{s[m][-8:]}" for m in table.mobile[j].tolist() if m)
     keys.update(f"p:{s[t]}" for t in table.landline[j].tolist() if t)
+    _address_keys(
+        keys,
+        s,
+        table.line[j].tolist(),
+        table.postcode[j].tolist(),
+        table.suburb[j].tolist(),
+        initials,
+    )
     keys.update(f"r:{s[r]}" for r in table.refs[j].tolist() if r)
     return keys
+
+
+# Keys less telling than a name or an e-mail get smaller blocks (a share of ``max_block``);
+# a RefInternal is never too common.
+_LIMITS = {"z": 0.1, "a": 0.25, "b": 0.25, "r": 2**62}
 
 
 def _postings(key_sets: Iterable[set[str]], ids: dict[str, int], grow: bool) -> tuple[Ids, Ids]:
@@ -108,14 +160,17 @@ def candidate_pairs(
     if not len(lk) or not len(ck):
         empty = np.zeros(0, np.int32)
         return empty, empty
-    exempt = np.zeros(nkeys, np.bool_)
-    exempt[[k for key, k in ids.items() if key.startswith("r:")]] = True
+    limit = np.full(nkeys, max_block, np.int64)
+    for key, k in ids.items():
+        kind = key[0]
+        if kind in _LIMITS:
+            limit[k] = _LIMITS[kind] if kind == "r" else max(1, int(max_block * _LIMITS[kind]))
     order = np.argsort(lk, kind="stable")
     lk, lr = lk[order], lr[order]
     l_count = np.bincount(lk, minlength=nkeys)
     l_start = np.r_[0, np.cumsum(l_count)[:-1]]
     c_count = np.bincount(ck, minlength=nkeys)
-    keep = (l_count * c_count <= max_block) | exempt
+    keep = l_count * c_count <= limit
     use = keep[ck]
     ck, cr = ck[use], cr[use]
     sizes = l_count[ck]

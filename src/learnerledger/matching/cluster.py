@@ -31,7 +31,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from .score import Evidence, Weights
+from .model import Weights
+from .score import Evidence
 
 __all__ = ["MatchSettings", "Pair", "Scored", "decide", "exclusive"]
 

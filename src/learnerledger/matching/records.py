@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -102,6 +103,7 @@ class LearnerTable:
     mobile: Ids  # [n, PHONES]
     landline: Ids  # [n, PHONES] last 8 digits
     line: Ids  # [n, ADDRESSES]
+    street: Ids  # [n, ADDRESSES] the line without its unit and number
     suburb: Ids
     postcode: Ids
 
@@ -126,6 +128,7 @@ class ContactTable:
     mobile: Ids  # [m, PHONES]
     landline: Ids
     line: Ids  # [m, ADDRESSES]
+    street: Ids
     suburb: Ids
     postcode: Ids
     refs: Ids  # [m, 2] ContactNumber and a reference ending the Name, upper case
@@ -143,6 +146,14 @@ def _phones(phones: Iterable[NormalPhone]) -> tuple[list[str], list[str]]:
         elif phone.kind == "landline":
             landlines.append(phone.tail)
     return mobiles, landlines
+
+
+@lru_cache(maxsize=200_000)
+def street_of(line: str) -> str:
+    """A normal address line without its unit and street number: "2/14 smith st" ->
+    "smith st"; "" when the line has no number (a PO box, a street name alone)."""
+    number, _, street = line.rpartition("/")[2].partition(" ")
+    return street if number[:1].isdigit() and street else ""
 
 
 def _address(a: Address) -> NormalAddress:
@@ -197,6 +208,7 @@ def _addresses(
     kept = [a for a in dict.fromkeys(addresses) if a][:width]
     pad = [0] * (width - len(kept))
     cols.add("line", [vocab.id(a.line) for a in kept] + pad)
+    cols.add("street", [vocab.id(street_of(a.line)) for a in kept] + pad)
     cols.add("suburb", [vocab.id(a.suburb) for a in kept] + pad)
     cols.add("postcode", [vocab.id(a.postcode) for a in kept] + pad)
 
@@ -240,6 +252,7 @@ def learner_table(
         mobile=cols.ids("mobile", PHONES),
         landline=cols.ids("landline", PHONES),
         line=cols.ids("line", ADDRESSES),
+        street=cols.ids("street", ADDRESSES),
         suburb=cols.ids("suburb", ADDRESSES),
         postcode=cols.ids("postcode", ADDRESSES),
     )
@@ -302,6 +315,7 @@ def contact_table(contacts: Iterable[MirroredContact], vocab: Vocabulary) -> Con
         mobile=cols.ids("mobile", PHONES),
         landline=cols.ids("landline", PHONES),
         line=cols.ids("line", ADDRESSES),
+        street=cols.ids("street", ADDRESSES),
         suburb=cols.ids("suburb", ADDRESSES),
         postcode=cols.ids("postcode", ADDRESSES),
         refs=cols.ids("refs", 2),
