@@ -39,6 +39,8 @@ def _name_keys(keys: set[str], firsts: Iterable[str], family: str, *, learner: b
     """Keys of one reading of a name: first names (or their nickname forms) and a surname."""
     if family:
         keys.add(f"s:{family}")
+        if learner or not firsts:
+            keys.add(f"h:{family[:3]}")
     for first in firsts:
         if not family or learner:
             keys.add(f"g:{first}")
@@ -58,13 +60,11 @@ def _address_keys(
 ) -> None:
     for line, postcode, suburb in zip(lines, postcodes, suburbs, strict=True):
         number, _, street = s[line].rpartition("/")[2].partition(" ")
-        place = s[postcode] or s[suburb]
-        if not place:
-            continue
-        keys.update(f"z:{place}:{initial}" for initial in initials)
-        if number[:1].isdigit() and street:
-            keys.add(f"a:{place}:{number}")
-            keys.add(f"b:{place}:{street}")
+        for place in {s[postcode], s[suburb]} - {""}:
+            keys.update(f"z:{place}:{initial}" for initial in initials)
+            if number[:1].isdigit() and street:
+                keys.add(f"a:{place}:{number}")
+                keys.add(f"b:{place}:{street}")
 
 
 def learner_keys(table: LearnerTable, vocab: Vocabulary, i: int) -> set[str]:
@@ -125,7 +125,7 @@ def contact_keys(table: ContactTable, vocab: Vocabulary, j: int) -> set[str]:
 
 # Keys less telling than a name or an e-mail get smaller blocks (a share of ``max_block``);
 # a RefInternal is never too common.
-_LIMITS = {"z": 0.1, "a": 0.25, "b": 0.25, "r": 2**62}
+_LIMITS = {"z": 0.1, "h": 0.1, "a": 0.25, "b": 0.25, "r": 2**62}
 
 
 def _postings(key_sets: Iterable[set[str]], ids: dict[str, int], grow: bool) -> tuple[Ids, Ids]:

@@ -53,7 +53,8 @@ LEVELS: dict[str, tuple[str, ...]] = {
     ),
     "mobile": ("exact", "shared", "disagree"),
     "landline": ("exact", "disagree"),
-    "address": ("exact", "street", "near", "line only", "area", "disagree", "no postcode"),
+    "street": ("exact", "number differs", "near", "alike", "disagree"),
+    "area": ("postcode and suburb", "postcode", "suburb", "near", "disagree"),
 }
 FIELDS = tuple(LEVELS)
 
@@ -67,12 +68,15 @@ L_EXACT, L_FUZZY, L_CLOSE, L_PARTIAL, L_ALIKE, L_DISAGREE = range(1, 7)
 E_EXACT, E_SHARED, E_DOTS, E_DOTS_NAME_ONLY, E_LOCAL, E_FUZZY, E_DISAGREE = range(1, 8)
 M_EXACT, M_SHARED, M_DISAGREE = range(1, 4)
 T_EXACT, T_DISAGREE = range(1, 3)
-A_EXACT, A_STREET, A_NEAR, A_LINE_ONLY, A_AREA, A_DISAGREE, A_NO_POSTCODE = range(1, 8)
+S_EXACT, S_NUMBER, S_NEAR, S_ALIKE, S_DISAGREE = range(1, 6)
+A_BOTH, A_POSTCODE, A_SUBURB, A_NEAR, A_DISAGREE = range(1, 6)
 
 # Which reading of a Name fits best: fixed preferences (bits), the same for every data set.
 _FIRST_PREFERENCE = np.array([0, 7, 5, 4, 1.5, 3.5, 1, -4, -8], np.float32)
 _LAST_PREFERENCE = np.array([0, 7, 4, 2, 3, -1, -3], np.float32)
 _SWAPPED_PREFERENCE = -1.0
+_STREET_PREFERENCE = np.array([0, 12, 8, 8, 2, -4], np.float32)
+_AREA_PREFERENCE = np.array([0, 8, 6, 4, 1, -4], np.float32)
 
 
 @dataclass
@@ -87,13 +91,15 @@ class Levels:
     email: Codes
     mobile: Codes
     landline: Codes
-    address: Codes
+    street: Codes
+    area: Codes
     first_value: Ids  # the learner's first name (for an exact agreement's frequency)
     last_value: Ids
     email_value: Ids
     mobile_value: Ids
     landline_value: Ids
-    address_value: Ids  # the agreeing line (exact) or postcode or suburb (area)
+    street_value: Ids  # the agreeing line
+    area_value: Ids  # the agreeing postcode, else suburb
     first_strength: Floats
     last_strength: Floats
     reading: npt.NDArray[np.int8]  # the contact's best reading of its Name; -1 none
@@ -188,7 +194,7 @@ class Comparer:
         names = self._names(i, j)
         email, email_value = self._emails(i, j)
         mobile, mobile_value, landline, landline_value = self._phones(i, j)
-        address, address_value, address_index = self._addresses(i, j)
+        street, street_value, area, area_value, address_index = self._addresses(i, j)
         reference = (self.contacts.refs[j] == self.learners.ref[i][:, None]).any(axis=1)
         reference &= self.learners.ref[i] != 0
         return Levels(
@@ -197,11 +203,13 @@ class Comparer:
             email=email,
             mobile=mobile,
             landline=landline,
-            address=address,
+            street=street,
+            area=area,
             email_value=email_value,
             mobile_value=mobile_value,
             landline_value=landline_value,
-            address_value=address_value,
+            street_value=street_value,
+            area_value=area_value,
             reference=np.asarray(reference, np.bool_),
             address_index=address_index,
             **names,
@@ -355,61 +363,68 @@ class Comparer:
         landline[landline_value != 0] = T_EXACT
         return mobile, mobile_value.astype(np.int32), landline, landline_value
 
-    def _addresses(self, i: Ids, j: Ids) -> tuple[Codes, Ids, npt.NDArray[np.int8]]:
+    def _addresses(self, i: Ids, j: Ids) -> tuple[Codes, Ids, Codes, Ids, npt.NDArray[np.int8]]:
+        """The street line and the area (postcode, suburb) of the pair of addresses, one of
+        the contact's and one of the learner's, that agree best."""
         L, C = self.learners, self.contacts
-        c_line, c_street, c_sub, c_pc = C.line[j], C.street[j], C.suburb[j], C.postcode[j]
-        l_line, l_street, l_sub, l_pc = L.line[i], L.street[i], L.suburb[i], L.postcode[i]
-        n, ca, la = len(i), c_line.shape[1], l_line.shape[1]
-        c_any = (c_line != 0) | (c_sub != 0) | (c_pc != 0)
-        l_any = (l_line != 0) | (l_sub != 0) | (l_pc != 0)
-        both = c_any[:, :, None] & l_any[:, None, :]
-        same_pc = (c_pc[:, :, None] == l_pc[:, None, :]) & (c_pc[:, :, None] != 0)
-        same_sub = (c_sub[:, :, None] == l_sub[:, None, :]) & (c_sub[:, :, None] != 0)
-        # a suburb typed with a slip is still the suburb
-        sub_a = np.broadcast_to(c_sub[:, :, None], both.shape)
-        sub_b = np.broadcast_to(l_sub[:, None, :], both.shape)
-        loose = np.flatnonzero(both & ~same_sub & (sub_a != 0) & (sub_b != 0))
-        if len(loose):
-            flat = same_sub.ravel().copy()
-            flat[loose] = self.similar(sub_a.ravel()[loose], sub_b.ravel()[loose]).close >= 0.92
-            same_sub = flat.reshape(both.shape)
-        area = both & (same_pc | same_sub)
-        line_a = np.broadcast_to(c_line[:, :, None], both.shape)
-        line_b = np.broadcast_to(l_line[:, None, :], both.shape)
-        line_sim = np.where((line_a == line_b) & (line_a != 0), 1.0, 0.0).ravel()
-        differ = np.flatnonzero(both & (line_a != 0) & (line_b != 0) & (line_a != line_b))
-        if len(differ):
-            line_sim[differ] = self.similar(line_a.ravel()[differ], line_b.ravel()[differ]).close
-        line_sim = line_sim.reshape(both.shape)
-        street = (c_street[:, :, None] == l_street[:, None, :]) & (c_street[:, :, None] != 0) & both
-        # the levels of every (contact address, learner address) combination, best one kept
-        combo = np.full(both.shape, A_DISAGREE, np.int8)
-        combo[area] = A_AREA
-        combo[(line_sim >= 0.95) & ~area & both] = A_LINE_ONLY
-        combo[(line_sim >= 0.85) & area] = A_NEAR
-        combo[street & area] = A_STREET
-        combo[(line_sim >= 0.95) & area] = A_EXACT
-        combo[~both] = A_NO_POSTCODE  # not a comparison: never chosen over one
-        order = np.array([9, 0, 1, 2, 3, 4, 5, 9], np.int8)  # A_EXACT best ... A_DISAGREE
-        flat = order[combo].reshape(n, ca * la)
-        best = flat.argmin(axis=1) if n else np.zeros(0, np.intp)
+        n, ca, la = len(i), C.line.shape[1], L.line.shape[1]
+        shape = (n, ca, la)
+
+        def grid(
+            a: Ids, b: Ids, threshold: float | None = None
+        ) -> tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[np.bool_], Floats]:
+            left = np.broadcast_to(a[:, :, None], shape)
+            right = np.broadcast_to(b[:, None, :], shape)
+            same = (left == right) & (left != 0)
+            sim = np.where(same, 1.0, 0.0).astype(np.float32).ravel()
+            differ = np.flatnonzero(((left != right) & (left != 0) & (right != 0)).ravel())
+            if len(differ):
+                sim[differ] = self.similar(left.ravel()[differ], right.ravel()[differ]).close
+            return left, right, same, sim.reshape(shape)
+
+        c_line, l_line = C.line[j], L.line[i]
+        _, _, _, line_sim = grid(c_line, l_line)
+        c_street, l_street = C.street[j], L.street[i]
+        same_street = (c_street[:, :, None] == l_street[:, None, :]) & (c_street[:, :, None] != 0)
+        has_line = (c_line[:, :, None] != 0) & (l_line[:, None, :] != 0)
+        street = np.where(has_line, S_DISAGREE, MISSING).astype(np.int8)
+        street[has_line & (line_sim >= 0.70)] = S_ALIKE
+        street[has_line & (line_sim >= 0.85)] = S_NEAR
+        street[has_line & same_street] = S_NUMBER
+        street[has_line & (line_sim >= 0.95)] = S_EXACT
+
+        c_pc, l_pc, same_pc, pc_sim = grid(C.postcode[j], L.postcode[i])
+        c_sub, l_sub, same_sub, sub_sim = grid(C.suburb[j], L.suburb[i])
+        suburb_agrees = sub_sim >= 0.92  # a suburb typed with a slip is still the suburb
+        has_area = ((c_pc != 0) & (l_pc != 0)) | ((c_sub != 0) & (l_sub != 0))
+        area = np.where(has_area, A_DISAGREE, MISSING).astype(np.int8)
+        area[has_area & ((pc_sim >= 0.9) | (sub_sim >= 0.85))] = A_NEAR
+        area[suburb_agrees] = A_SUBURB
+        area[same_pc] = A_POSTCODE
+        area[same_pc & suburb_agrees] = A_BOTH
+
+        fit = _STREET_PREFERENCE[street] + _AREA_PREFERENCE[area]
+        flat = fit.reshape(n, ca * la)
+        best = flat.argmax(axis=1) if n else np.zeros(0, np.intp)
         rows = np.arange(n)
-        chosen = combo.reshape(n, ca * la)[rows, best]
-        index = (best // la).astype(np.int8)
-        level = np.where(c_any.any(axis=1) & l_any.any(axis=1), chosen, MISSING).astype(np.int8)
-        no_postcode = (level == A_DISAGREE) & ~(c_pc != 0).any(axis=1)
-        level[no_postcode] = A_NO_POSTCODE
-        contact_address = index.astype(np.intp)
-        value = np.zeros(n, np.int32)
-        exactish = (level == A_EXACT) | (level == A_STREET) | (level == A_NEAR)
-        value[exactish] = c_line[rows[exactish], contact_address[exactish]]
-        at_area = level == A_AREA
-        pc = c_pc[rows, contact_address]
-        sub = c_sub[rows, contact_address]
-        l_pcs = l_pc[rows]
-        pc_agrees = (l_pcs == pc[:, None]).any(axis=1) & (pc != 0)
-        value[at_area] = np.where(pc_agrees[at_area], pc[at_area], sub[at_area])
-        return level, value, index
+        a_index, b_index = best // la, best % la
+        chosen_street = street[rows, a_index, b_index]
+        chosen_area = area[rows, a_index, b_index]
+        street_value = np.where(chosen_street == S_EXACT, c_line[rows, a_index], 0)
+        pc_value = np.where(same_pc[rows, a_index, b_index], c_pc[rows, a_index, b_index], 0)
+        sub_value = np.where(same_sub[rows, a_index, b_index], c_sub[rows, a_index, b_index], 0)
+        area_value = np.where(
+            (chosen_area == A_BOTH) | (chosen_area == A_POSTCODE),
+            pc_value,
+            np.where(chosen_area == A_SUBURB, sub_value, 0),
+        )
+        return (
+            chosen_street.astype(np.int8),
+            street_value.astype(np.int32),
+            chosen_area.astype(np.int8),
+            area_value.astype(np.int32),
+            a_index.astype(np.int8),
+        )
 
 
 def _counts(ids: Ids, size: int) -> npt.NDArray[np.int64]:

@@ -45,7 +45,8 @@ DEFAULT_M: dict[str, tuple[float, ...]] = {
     "email": (0.75, 0.05, 0.03, 0.01, 0.04, 0.02, 0.10),
     "mobile": (0.90, 0.03, 0.07),
     "landline": (0.80, 0.20),
-    "address": (0.60, 0.03, 0.05, 0.02, 0.10, 0.20, 0.0),
+    "street": (0.65, 0.03, 0.06, 0.03, 0.23),
+    "area": (0.65, 0.06, 0.06, 0.03, 0.20),
 }
 # P(level | two different people), the same way; agreements on a value use its frequency.
 DEFAULT_U: dict[str, tuple[float, ...]] = {
@@ -54,7 +55,8 @@ DEFAULT_U: dict[str, tuple[float, ...]] = {
     "email": (1e-4, 1e-4, 1e-6, 1e-5, 1e-5, 1e-5, 0.9997),
     "mobile": (1e-4, 1e-4, 0.9998),
     "landline": (1e-4, 0.9999),
-    "address": (1e-4, 1e-4, 1e-4, 1e-4, 1e-3, 0.9986, 0.0),
+    "street": (1e-4, 1e-4, 1e-4, 0.01, 0.9897),
+    "area": (1e-3, 1e-3, 1e-3, 0.02, 0.977),
 }
 # Levels weighed by the frequency of the value that agreed, and the value's default frequency
 # while there are few learners to count (an identifier's: none beyond its holder).
@@ -64,19 +66,21 @@ _BY_VALUE: dict[str, dict[int, float]] = {
     "email": {c.E_EXACT: 0.0, c.E_SHARED: 0.0},
     "mobile": {c.M_EXACT: 0.0, c.M_SHARED: 0.0},
     "landline": {c.T_EXACT: 0.0},
-    "address": {c.A_EXACT: 0.0, c.A_AREA: 0.001},
+    "street": {c.S_EXACT: 0.0},
+    "area": {c.A_BOTH: 0.001, c.A_POSTCODE: 0.001, c.A_SUBURB: 0.001},
 }
 # Levels that are no comparison at all (weight 0, never fitted).
-_SILENT: dict[str, set[int]] = {"address": {c.A_NO_POSTCODE}}
+_SILENT: dict[str, set[int]] = {}
 _VALUE = {
     "first_name": "first_value",
     "last_name": "last_value",
     "email": "email_value",
     "mobile": "mobile_value",
     "landline": "landline_value",
-    "address": "address_value",
+    "street": "street_value",
+    "area": "area_value",
 }
-_HOUSEHOLD = ("email", "landline", "address")
+_HOUSEHOLD = ("email", "landline", "street", "area")
 _WEAK_FIRST = (c.F_DISAGREE, c.F_ALIKE)
 
 
@@ -280,7 +284,8 @@ def _value_counts(learners: LearnerTable, size: int) -> dict[str, npt.NDArray[np
         "email": count(learners.email),
         "mobile": count(learners.mobile),
         "landline": count(learners.landline),
-        "address": count(learners.line, learners.postcode, learners.suburb),
+        "street": count(learners.line),
+        "area": count(learners.postcode, learners.suburb),
     }
 
 
@@ -304,4 +309,3 @@ def sigmoid_bits(bits: Floats) -> Floats:
     """Bits of log-odds as probabilities."""
     result: Floats = 1.0 / (1.0 + np.exp2(-np.clip(bits, -60.0, 60.0)))
     return result
-

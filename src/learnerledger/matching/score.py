@@ -110,8 +110,11 @@ def evidence(
     out.append(_email(int(levels.email[k]), bits["email"], contact.data, model, levels, k))
     out.append(_mobile(int(levels.mobile[k]), bits["mobile"], s, levels, k))
     out.append(_landline(int(levels.landline[k]), bits["landline"]))
-    out.append(_address(int(levels.address[k]), bits["address"], s, contacts, levels, k, j))
-    others = ("email", "mobile", "landline", "address")
+    a = int(levels.address_index[k])
+    line, suburb = s[contacts.line[j, a]], s[contacts.suburb[j, a]]
+    out.append(_street(int(levels.street[k]), bits["street"], line))
+    out.append(_area(int(levels.area[k]), bits["area"], suburb, s[contacts.postcode[j, a]]))
+    others = ("email", "mobile", "landline", "street", "area")
     if not levels.reference[k] and not any(bits[f] > 0 for f in others):
         reasons.append("only the name agrees: nothing else confirms it")
     if household[k] < 0:
@@ -235,34 +238,32 @@ def _landline(level: int, weight: float) -> Evidence:
     return Evidence("landline", "disagree", 0.0, weight, "the landlines differ")
 
 
-def _address(
-    level: int,
-    weight: float,
-    s: list[str],
-    contacts: ContactTable,
-    levels: Levels,
-    k: int,
-    j: int,
-) -> Evidence:
-    a = int(levels.address_index[k])
-    line, suburb = s[contacts.line[j, a]], s[contacts.suburb[j, a]]
-    postcode = s[contacts.postcode[j, a]]
+def _street(level: int, weight: float, line: str) -> Evidence:
     if level == c.MISSING:
-        return Evidence("address", "missing", 0.0, 0.0, "no address on one side")
-    if level == c.A_NO_POSTCODE:
-        return Evidence("address", "missing", 0.0, 0.0, "no postcode to compare")
-    if level == c.A_EXACT:
-        return Evidence("address", "exact", 1.0, weight, f"{line}, {suburb} agrees")
-    if level == c.A_STREET:
+        return Evidence("street", "missing", 0.0, 0.0, "no street on one side")
+    if level == c.S_EXACT:
+        return Evidence("street", "exact", 1.0, weight, f"{line} agrees")
+    if level == c.S_NUMBER:
         return Evidence(
-            "address", "partial", 0.8, weight, f"the street ({line}) agrees, not its number"
+            "street", "partial", 0.8, weight, f"the street of {line} agrees, not its number"
         )
+    if level == c.S_NEAR:
+        return Evidence("street", "fuzzy", 0.85, weight, f"{line} is spelt alike")
+    if level == c.S_ALIKE:
+        return Evidence("street", "fuzzy", 0.7, weight, f"{line} is somewhat alike")
+    return Evidence("street", "disagree", 0.0, weight, f"{line} differs")
+
+
+def _area(level: int, weight: float, suburb: str, postcode: str) -> Evidence:
+    place = ", ".join(p for p in (suburb, postcode) if p)
+    if level == c.MISSING:
+        return Evidence("area", "missing", 0.0, 0.0, "no suburb or postcode on one side")
+    if level == c.A_BOTH:
+        return Evidence("area", "exact", 1.0, weight, f"{place} agrees")
+    if level == c.A_POSTCODE:
+        return Evidence("area", "partial", 0.8, weight, f"the postcode {postcode} agrees")
+    if level == c.A_SUBURB:
+        return Evidence("area", "partial", 0.7, weight, f"the suburb {suburb} agrees")
     if level == c.A_NEAR:
-        return Evidence("address", "fuzzy", 0.85, weight, f"{line}, {suburb} is spelt alike")
-    if level == c.A_LINE_ONLY:
-        return Evidence(
-            "address", "partial", 0.6, weight, f"the line {line} agrees, in another area"
-        )
-    if level == c.A_AREA:
-        return Evidence("address", "partial", 0.5, weight, f"the same area ({postcode or suburb})")
-    return Evidence("address", "disagree", 0.0, weight, "the addresses differ")
+        return Evidence("area", "fuzzy", 0.5, weight, f"{place} is near the learner's")
+    return Evidence("area", "disagree", 0.0, weight, f"{place} differs")
