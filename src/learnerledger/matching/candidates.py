@@ -7,7 +7,8 @@ chosen so that every kind of hand-typed duplicate shares at least one with its l
   initials, swapped names through their swapped reading, nicknames through their group);
 - ``f:`` the whole first name (or one of its nickname forms) and the surname's initial
   (typos early in the surname);
-- ``e:`` the e-mail, ``l:`` its mailbox at any provider (maiden names, another provider);
+- ``e:`` the e-mail, ``l:`` its mailbox at any provider (maiden names, another provider),
+  ``d:`` its domain (a work address typed with a slip);
 - ``p:`` a phone's last 8 digits; ``r:`` a RefInternal in the ContactNumber or the Name.
 
 A key shared by more than ``max_block`` pairs (a household's landline in a large
@@ -50,6 +51,13 @@ def _name_keys(keys: set[str], firsts: Iterable[str], family: str, *, learner: b
             keys.add(f"t:{family[-4:]}:{first[:1]}")
 
 
+def _email_keys(keys: set[str], address: str, local: str) -> None:
+    keys.add(f"e:{address}")
+    keys.add(f"d:{address.rpartition('@')[2]}")
+    if len(local) >= 5:
+        keys.add(f"l:{local}")
+
+
 def _address_keys(
     keys: set[str],
     s: list[str],
@@ -76,9 +84,7 @@ def learner_keys(table: LearnerTable, vocab: Vocabulary, i: int) -> set[str]:
     _name_keys(keys, forms, s[table.last[i]], learner=True)
     for e, local in zip(table.email[i].tolist(), table.email_local[i].tolist(), strict=True):
         if e:
-            keys.add(f"e:{s[e]}")
-            if len(s[local]) >= 5:
-                keys.add(f"l:{s[local]}")
+            _email_keys(keys, s[e], s[local])
     keys.update(f"p:{s[m][-8:]}" for m in table.mobile[i].tolist() if m)
     keys.update(f"p:{s[t]}" for t in table.landline[i].tolist() if t)
     last = s[table.last[i]]
@@ -105,10 +111,7 @@ def contact_keys(table: ContactTable, vocab: Vocabulary, j: int) -> set[str]:
             initials |= {f"{s[g0][:1]}."} if g0 else set()
             initials |= {f".{s[fam][:1]}"} if fam else set()
     if table.email[j] and not table.email_role[j]:
-        keys.add(f"e:{s[table.email[j]]}")
-        local = s[table.email_local[j]]
-        if len(local) >= 5:
-            keys.add(f"l:{local}")
+        _email_keys(keys, s[table.email[j]], s[table.email_local[j]])
     keys.update(f"p:{s[m][-8:]}" for m in table.mobile[j].tolist() if m)
     keys.update(f"p:{s[t]}" for t in table.landline[j].tolist() if t)
     _address_keys(
@@ -125,7 +128,7 @@ def contact_keys(table: ContactTable, vocab: Vocabulary, j: int) -> set[str]:
 
 # Keys less telling than a name or an e-mail get smaller blocks (a share of ``max_block``);
 # a RefInternal is never too common.
-_LIMITS = {"z": 0.1, "h": 0.1, "a": 0.25, "b": 0.25, "r": 2**62}
+_LIMITS = {"z": 0.1, "h": 0.1, "d": 0.1, "a": 0.25, "b": 0.25, "r": 2**62}
 
 
 def _postings(key_sets: Iterable[set[str]], ids: dict[str, int], grow: bool) -> tuple[Ids, Ids]:

@@ -68,14 +68,14 @@ L_EXACT, L_FUZZY, L_CLOSE, L_PARTIAL, L_ALIKE, L_DISAGREE = range(1, 7)
 E_EXACT, E_SHARED, E_DOTS, E_DOTS_NAME_ONLY, E_LOCAL, E_FUZZY, E_DISAGREE = range(1, 8)
 M_EXACT, M_SHARED, M_DISAGREE = range(1, 4)
 T_EXACT, T_DISAGREE = range(1, 3)
-S_EXACT, S_NUMBER, S_NEAR, S_ALIKE, S_DISAGREE = range(1, 6)
+S_EXACT, S_NUMBER, S_NEAR, S_ALIKE, S_DISAGREE = range(1, 6)  # near: same number, slip
 A_BOTH, A_POSTCODE, A_SUBURB, A_NEAR, A_DISAGREE = range(1, 6)
 
 # Which reading of a Name fits best: fixed preferences (bits), the same for every data set.
 _FIRST_PREFERENCE = np.array([0, 7, 5, 4, 1.5, 3.5, 1, -4, -8], np.float32)
 _LAST_PREFERENCE = np.array([0, 7, 4, 2, 3, -1, -3], np.float32)
 _SWAPPED_PREFERENCE = -1.0
-_STREET_PREFERENCE = np.array([0, 12, 8, 8, 2, -4], np.float32)
+_STREET_PREFERENCE = np.array([0, 12, 7, 9, 2, -4], np.float32)
 _AREA_PREFERENCE = np.array([0, 8, 6, 4, 1, -4], np.float32)
 
 
@@ -384,14 +384,15 @@ class Comparer:
 
         c_line, l_line = C.line[j], L.line[i]
         _, _, _, line_sim = grid(c_line, l_line)
-        c_street, l_street = C.street[j], L.street[i]
-        same_street = (c_street[:, :, None] == l_street[:, None, :]) & (c_street[:, :, None] != 0)
+        _, _, _, core_sim = grid(C.street[j], L.street[i])
+        c_number, l_number = C.number[j], L.number[i]
+        same_number = (c_number[:, :, None] == l_number[:, None, :]) & (c_number[:, :, None] != 0)
         has_line = (c_line[:, :, None] != 0) & (l_line[:, None, :] != 0)
         street = np.where(has_line, S_DISAGREE, MISSING).astype(np.int8)
-        street[has_line & (line_sim >= 0.70)] = S_ALIKE
-        street[has_line & (line_sim >= 0.85)] = S_NEAR
-        street[has_line & same_street] = S_NUMBER
-        street[has_line & (line_sim >= 0.95)] = S_EXACT
+        street[has_line & ((core_sim >= 0.85) | (same_number & (core_sim >= 0.7)))] = S_ALIKE
+        street[has_line & (core_sim >= 0.95)] = S_NUMBER
+        street[has_line & same_number & (core_sim >= 0.85)] = S_NEAR
+        street[has_line & ((line_sim >= 0.95) | (same_number & (core_sim >= 0.95)))] = S_EXACT
 
         c_pc, l_pc, same_pc, pc_sim = grid(C.postcode[j], L.postcode[i])
         c_sub, l_sub, same_sub, sub_sim = grid(C.suburb[j], L.suburb[i])
@@ -410,9 +411,12 @@ class Comparer:
         a_index, b_index = best // la, best % la
         chosen_street = street[rows, a_index, b_index]
         chosen_area = area[rows, a_index, b_index]
-        street_value = np.where(chosen_street == S_EXACT, c_line[rows, a_index], 0)
-        pc_value = np.where(same_pc[rows, a_index, b_index], c_pc[rows, a_index, b_index], 0)
-        sub_value = np.where(same_sub[rows, a_index, b_index], c_sub[rows, a_index, b_index], 0)
+        # the learner's own values, so that each is counted among the learners at least once
+        street_value = np.where(chosen_street == S_EXACT, l_line[rows, b_index], 0)
+        pc_value = np.where(same_pc[rows, a_index, b_index], l_pc[rows, a_index, b_index], 0)
+        sub_value = np.where(
+            suburb_agrees[rows, a_index, b_index], l_sub[rows, a_index, b_index], 0
+        )
         area_value = np.where(
             (chosen_area == A_BOTH) | (chosen_area == A_POSTCODE),
             pc_value,

@@ -269,7 +269,8 @@ class PersonName:
 
 
 def _tokens(text: str) -> list[str]:
-    words = [w for w in fold(text).replace("/", " ").split() if w]
+    # a word with a digit is a code or a number, not a name ("F0108", "2nd")
+    words = [w for w in fold(text).replace("/", " ").split() if not any(c.isdigit() for c in w)]
     while words and words[0] in TITLES:
         words.pop(0)
     while words and words[-1] in SUFFIXES:

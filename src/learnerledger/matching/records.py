@@ -23,6 +23,7 @@ from learnerledger.domain.mirror import MirroredContact
 
 from .normalize import (
     NICKNAMES,
+    STREET_TYPES,
     NormalAddress,
     NormalEmail,
     NormalPhone,
@@ -103,7 +104,8 @@ class LearnerTable:
     mobile: Ids  # [n, PHONES]
     landline: Ids  # [n, PHONES] last 8 digits
     line: Ids  # [n, ADDRESSES]
-    street: Ids  # [n, ADDRESSES] the line without its unit and number
+    number: Ids  # [n, ADDRESSES] the street number
+    street: Ids  # [n, ADDRESSES] the street name's core (see ``street_of``)
     suburb: Ids
     postcode: Ids
 
@@ -128,6 +130,7 @@ class ContactTable:
     mobile: Ids  # [m, PHONES]
     landline: Ids
     line: Ids  # [m, ADDRESSES]
+    number: Ids
     street: Ids
     suburb: Ids
     postcode: Ids
@@ -148,12 +151,24 @@ def _phones(phones: Iterable[NormalPhone]) -> tuple[list[str], list[str]]:
     return mobiles, landlines
 
 
+_TYPE_ENDINGS = sorted(set(STREET_TYPES) | set(STREET_TYPES.values()), key=len, reverse=True)
+
+
 @lru_cache(maxsize=200_000)
-def street_of(line: str) -> str:
-    """A normal address line without its unit and street number: "2/14 smith st" ->
-    "smith st"; "" when the line has no number (a PO box, a street name alone)."""
+def street_of(line: str) -> tuple[str, str]:
+    """A normal address line's street number and the core of its street name, without unit,
+    spaces or street type, so that typing slips in them still agree: "2/14 smith st" ->
+    ("14", "smith"), "14 smithstreet" -> ("14", "smith"). ("", "") for a line without a
+    number (a PO box, a street name alone)."""
     number, _, street = line.rpartition("/")[2].partition(" ")
-    return street if number[:1].isdigit() and street else ""
+    if not number[:1].isdigit() or not street:
+        return "", ""
+    core = street.replace(" ", "").replace(".", "")
+    for ending in _TYPE_ENDINGS:
+        if core.endswith(ending) and len(core) > len(ending) + 1:
+            core = core[: -len(ending)]
+            break
+    return number, core
 
 
 def _address(a: Address) -> NormalAddress:
@@ -208,7 +223,9 @@ def _addresses(
     kept = [a for a in dict.fromkeys(addresses) if a][:width]
     pad = [0] * (width - len(kept))
     cols.add("line", [vocab.id(a.line) for a in kept] + pad)
-    cols.add("street", [vocab.id(street_of(a.line)) for a in kept] + pad)
+    streets = [street_of(a.line) for a in kept]
+    cols.add("number", [vocab.id(number) for number, _ in streets] + pad)
+    cols.add("street", [vocab.id(core) for _, core in streets] + pad)
     cols.add("suburb", [vocab.id(a.suburb) for a in kept] + pad)
     cols.add("postcode", [vocab.id(a.postcode) for a in kept] + pad)
 
@@ -252,6 +269,7 @@ def learner_table(
         mobile=cols.ids("mobile", PHONES),
         landline=cols.ids("landline", PHONES),
         line=cols.ids("line", ADDRESSES),
+        number=cols.ids("number", ADDRESSES),
         street=cols.ids("street", ADDRESSES),
         suburb=cols.ids("suburb", ADDRESSES),
         postcode=cols.ids("postcode", ADDRESSES),
@@ -315,6 +333,7 @@ def contact_table(contacts: Iterable[MirroredContact], vocab: Vocabulary) -> Con
         mobile=cols.ids("mobile", PHONES),
         landline=cols.ids("landline", PHONES),
         line=cols.ids("line", ADDRESSES),
+        number=cols.ids("number", ADDRESSES),
         street=cols.ids("street", ADDRESSES),
         suburb=cols.ids("suburb", ADDRESSES),
         postcode=cols.ids("postcode", ADDRESSES),
