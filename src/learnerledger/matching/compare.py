@@ -395,7 +395,7 @@ class Comparer:
         street[has_line & ((line_sim >= 0.95) | (same_number & (core_sim >= 0.95)))] = S_EXACT
 
         c_pc, l_pc, same_pc, pc_sim = grid(C.postcode[j], L.postcode[i])
-        c_sub, l_sub, same_sub, sub_sim = grid(C.suburb[j], L.suburb[i])
+        c_sub, l_sub, _, sub_sim = grid(C.suburb[j], L.suburb[i])
         suburb_agrees = sub_sim >= 0.92  # a suburb typed with a slip is still the suburb
         has_area = ((c_pc != 0) & (l_pc != 0)) | ((c_sub != 0) & (l_sub != 0))
         area = np.where(has_area, A_DISAGREE, MISSING).astype(np.int8)
