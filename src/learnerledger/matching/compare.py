@@ -46,9 +46,9 @@ LEVELS: dict[str, tuple[str, ...]] = {
         "exact",
         "shared",
         "dots",
-        "dots, name only",
         "mailbox",
         "fuzzy",
+        "name only",
         "disagree",
     ),
     "mobile": ("exact", "shared", "disagree"),
@@ -65,7 +65,7 @@ def level(field: str, name: str) -> int:
 
 F_EXACT, F_NICKNAME, F_PREFIX, F_INITIAL, F_FUZZY, F_CLOSE, F_ALIKE, F_DISAGREE = range(1, 9)
 L_EXACT, L_FUZZY, L_CLOSE, L_PARTIAL, L_ALIKE, L_DISAGREE = range(1, 7)
-E_EXACT, E_SHARED, E_DOTS, E_DOTS_NAME_ONLY, E_LOCAL, E_FUZZY, E_DISAGREE = range(1, 8)
+E_EXACT, E_SHARED, E_DOTS, E_LOCAL, E_FUZZY, E_NAME_ONLY, E_DISAGREE = range(1, 8)
 M_EXACT, M_SHARED, M_DISAGREE = range(1, 4)
 T_EXACT, T_DISAGREE = range(1, 3)
 S_EXACT, S_NUMBER, S_NEAR, S_ALIKE, S_DISAGREE = range(1, 6)  # near: same number, slip
@@ -328,22 +328,34 @@ class Comparer:
         level[exact] = np.where(
             (self.email_count[ce[exact]] > 1) | self.family_local[local[exact]], E_SHARED, E_EXACT
         )
+        level[same & ~raw_known] = E_DOTS
+        # A mailbox that only spells the learner's name agrees for a namesake too: at another
+        # provider, with other digits or a slip it adds little to the names themselves.
         strings = self.vocab.strings
-        for k in np.flatnonzero(same & ~raw_known).tolist():
-            weak = self._name_only(int(i[k]), strings[local[k]])
-            level[k] = E_DOTS_NAME_ONLY if weak else E_DOTS
+        for k in np.flatnonzero(np.isin(level, (E_DOTS, E_LOCAL, E_FUZZY))).tolist():
+            if self._name_only(int(i[k]), strings[local[k]]):
+                level[k] = E_NAME_ONLY
         return level, np.where(same, ce, 0).astype(np.int32)
 
+    def name_mailbox_share(self) -> float:
+        """The share of learners whose own mailbox only spells their name: how often a
+        namesake's mailbox agrees in the same way with a learner's."""
+        strings = self.vocab.strings
+        emails = self.learners.email_local[:, 0]
+        have = np.flatnonzero(emails != 0)
+        if not len(have):
+            return 0.5
+        named = sum(self._name_only(int(i), strings[emails[i]]) for i in have.tolist())
+        return (named + 5.0) / (len(have) + 10.0)
+
     def _name_only(self, learner: int, local: str) -> bool:
-        """The mailbox is only the learner's name ("felicityjones"), which a namesake has."""
+        """The mailbox's letters are only the learner's name ("felicity.jones77")."""
         letters = "".join(c for c in local if c.isalpha())
-        if len(letters) != len(local.replace(".", "").replace("_", "").replace("-", "")):
-            return False
         strings = self.vocab.strings
         last = strings[self.learners.last[learner]]
-        forms = set()
+        forms = {last}
         for f in (strings[x] for x in self.learners.first[learner] if x):
-            forms |= {f + last, last + f, f[:1] + last}
+            forms |= {f, f + last, last + f, f[:1] + last, f + last[:1], last + f[:1]}
         return letters in forms
 
     def _phones(self, i: Ids, j: Ids) -> tuple[Codes, Ids, Codes, Ids]:

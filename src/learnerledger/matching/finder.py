@@ -96,7 +96,7 @@ def score_learners(
     model = Model(learner_table, len(vocab), settings.weights)
     rng = np.random.default_rng(_SEED)
     if len(learner_table) and len(contact_table):
-        model.fit_u(_u_sample(comparer, rng))
+        model.fit_u(_u_sample(comparer, rng), comparer.name_mailbox_share())
         if settings.weights.learn:
             sample, count = _em_sample(levels, len(contact_table), rng)
             fit(model, sample, count)

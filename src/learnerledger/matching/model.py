@@ -42,7 +42,7 @@ Floats = npt.NDArray[np.float64]
 DEFAULT_M: dict[str, tuple[float, ...]] = {
     "first_name": (0.80, 0.06, 0.02, 0.04, 0.04, 0.015, 0.01, 0.015),
     "last_name": (0.85, 0.04, 0.02, 0.02, 0.02, 0.05),
-    "email": (0.75, 0.05, 0.03, 0.01, 0.04, 0.02, 0.10),
+    "email": (0.75, 0.05, 0.03, 0.03, 0.02, 0.02, 0.10),
     "mobile": (0.90, 0.03, 0.07),
     "landline": (0.80, 0.20),
     "street": (0.65, 0.03, 0.06, 0.03, 0.23),
@@ -52,7 +52,7 @@ DEFAULT_M: dict[str, tuple[float, ...]] = {
 DEFAULT_U: dict[str, tuple[float, ...]] = {
     "first_name": (0.01, 0.002, 0.004, 0.003, 0.003, 0.01, 0.12, 0.85),
     "last_name": (0.004, 0.002, 0.005, 0.001, 0.1, 0.89),
-    "email": (1e-4, 1e-4, 1e-6, 1e-5, 1e-5, 1e-5, 0.9997),
+    "email": (1e-4, 1e-4, 1e-6, 1e-5, 1e-5, 1e-3, 0.9988),
     "mobile": (1e-4, 1e-4, 0.9998),
     "landline": (1e-4, 0.9999),
     "street": (1e-4, 1e-4, 1e-4, 0.01, 0.9897),
@@ -219,9 +219,11 @@ class Model:
 
     # -- fitting -------------------------------------------------------------------------
 
-    def fit_u(self, sample: Levels) -> None:
+    def fit_u(self, sample: Levels, name_mailbox_share: float) -> None:
         """``u`` of every level from randomly drawn pairs, leaning on the defaults while the
-        sample is small."""
+        sample is small. A mailbox that only spells the name agrees only where the names do,
+        so random pairs cannot measure it: it takes the share of learners whose own mailbox
+        is their name, as a namesake's would be."""
         prior_pairs = 1000.0
         for name in FIELDS:
             level = getattr(sample, name)
@@ -236,6 +238,7 @@ class Model:
             u = (counts + prior_pairs * default) / (total + prior_pairs * default.sum())
             u[0] = 1.0
             self.u[name] = u
+        self.u["email"][c.E_NAME_ONLY] = name_mailbox_share
 
     def fit_m(self, levels: Levels, probability: Floats, contacts: int) -> float:
         """One maximisation step: ``m`` of every level and the matched share from the pairs'

@@ -192,15 +192,21 @@ def _email(level: int, weight: float, data: Any, model: Model, levels: Levels, k
     e = normalize_email(str(data.get("EmailAddress") or ""))
     if level == c.MISSING:
         return Evidence("email", "missing", 0.0, 0.0, "no e-mail on one side")
-    if level in (c.E_DOTS, c.E_DOTS_NAME_ONLY):
-        weak = level == c.E_DOTS_NAME_ONLY
+    if level == c.E_DOTS:
         return Evidence(
             "email",
             "partial",
-            0.3 if weak else 0.8,
+            0.8,
             weight,
-            f"{e.raw} and the learner's address reach one mailbox at {e.domain}"
-            + (", but the mailbox is only the name" if weak else ""),
+            f"{e.raw} and the learner's address reach one mailbox at {e.domain}",
+        )
+    if level == c.E_NAME_ONLY:
+        return Evidence(
+            "email",
+            "partial",
+            0.3,
+            weight,
+            f"{e.address} is like the learner's, but the mailbox is only the name",
         )
     if level == c.E_SHARED:
         shared = int(model.counts["email"][levels.email_value[k]])
