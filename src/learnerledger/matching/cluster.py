@@ -34,7 +34,7 @@ import numpy.typing as npt
 from .model import Weights
 from .score import Evidence
 
-__all__ = ["MatchSettings", "Pair", "Scored", "decide", "exclusive"]
+__all__ = ["Grouping", "MatchSettings", "Pair", "Scored", "decide", "exclusive"]
 
 Floats = npt.NDArray[np.float64]
 
@@ -102,31 +102,38 @@ def _downgrade(s: Scored, reason: str) -> Scored:
     return replace(s, pair=new)
 
 
+class Grouping:
+    """Pairs grouped by contact, once, to weigh each contact's pairs against each other as
+    often as needed (:meth:`exclusive`)."""
+
+    def __init__(self, contact: npt.NDArray[Any]) -> None:
+        self.order = np.argsort(contact, kind="stable")
+        c = contact[self.order]
+        self.starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]]) if len(c) else c[:0]
+        self.sizes = np.diff(np.r_[self.starts, len(c)])
+
+    def exclusive(self, log_odds: Floats) -> Floats:
+        """The log-odds (bits) that each pair's contact is its learner's rather than another
+        learner's or nobody's: ``s_k - log2(1 + sum of 2^s over the contact's other pairs)``."""
+        if not len(log_odds):
+            return log_odds.copy()
+        v = np.minimum(log_odds[self.order], 60.0)
+        top = np.repeat(np.maximum.reduceat(v, self.starts), self.sizes)
+        scaled = np.exp2(v - top)  # each pair against its contact's best, at most 1
+        total = np.repeat(np.add.reduceat(scaled, self.starts), self.sizes)
+        others = np.maximum(total - scaled, 0.0)  # in units of 2^top
+        # log2(1 + others * 2^top), so that neither a huge nor a tiny top overflows
+        taken = np.log2(np.exp2(-top) + others) + top
+        result = np.empty(len(v))
+        result[self.order] = log_odds[self.order] - np.maximum(taken, 0.0)
+        return result
+
+
 def exclusive(contact: npt.NDArray[Any], log_odds: Floats) -> Floats:
     """The log-odds (bits) that contact ``contact[k]`` is learner k's rather than another
     learner's or nobody's, from every pair's own log-odds ``log_odds[k]``:
     ``s_k - log2(1 + sum of 2^s over the contact's other pairs)``."""
-    n = len(contact)
-    if not n:
-        return log_odds.copy()
-    capped = np.minimum(log_odds, 60.0)
-    order = np.lexsort((-capped, contact))
-    c, v = contact[order], capped[order]
-    head = np.r_[True, c[1:] != c[:-1]]
-    group = np.cumsum(head) - 1
-    top = v[head]  # each contact's best pair
-    # the sum over each contact's other pairs, without the best one's cancelling out
-    rest = np.bincount(
-        group, weights=np.where(head, 0.0, np.exp2(v - top[group])), minlength=len(top)
-    )
-    others = np.where(
-        head, rest[group], 1.0 + rest[group] - np.exp2(v - top[group])
-    )  # in units of 2^top
-    # log2(1 + others * 2^top), computed so that neither a huge nor a tiny top overflows
-    scaled = np.log2(np.exp2(-top[group]) + others) + top[group]
-    result = np.empty(n)
-    result[order] = log_odds[order] - np.where(others > 0, scaled, 0.0)
-    return result
+    return Grouping(contact).exclusive(log_odds)
 
 
 def decide(

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .records import ContactTable, Ids, LearnerTable, Vocabulary
-from .similarity import Similar, similar
+from .similarity import Similar, Similarity
 
 __all__ = ["FIELDS", "LEVELS", "Comparer", "Levels"]
 
@@ -75,8 +75,9 @@ A_BOTH, A_POSTCODE, A_SUBURB, A_NEAR, A_DISAGREE = range(1, 6)
 _FIRST_PREFERENCE = np.array([0, 7, 5, 4, 1.5, 3.5, 1, -4, -8], np.float32)
 _LAST_PREFERENCE = np.array([0, 7, 4, 2, 3, -1, -3], np.float32)
 _SWAPPED_PREFERENCE = -1.0
-_STREET_PREFERENCE = np.array([0, 12, 7, 9, 2, -4], np.float32)
-_AREA_PREFERENCE = np.array([0, 8, 6, 4, 1, -4], np.float32)
+# (a missing comparison ranks below a disagreeing one: two addresses compared say more)
+_STREET_PREFERENCE = np.array([-5, 12, 7, 9, 2, -4], np.float32)
+_AREA_PREFERENCE = np.array([-5, 8, 6, 4, 1, -4], np.float32)
 
 
 @dataclass
@@ -157,11 +158,10 @@ class Comparer:
         vocab: Vocabulary,
         learners: LearnerTable,
         contacts: ContactTable,
-        *,
-        workers: int = 1,
     ) -> None:
-        self.vocab, self.learners, self.contacts, self.workers = vocab, learners, contacts, workers
-        self.lengths = vocab.lengths()
+        self.vocab, self.learners, self.contacts = vocab, learners, contacts
+        self.similarity = Similarity(vocab)
+        self.lengths = self.similarity.lengths
         self.initials = vocab.initials()
         self.masks = vocab.group_masks()
         forms = self.masks[learners.first]  # [n, forms, words]
@@ -188,7 +188,7 @@ class Comparer:
         return result
 
     def similar(self, a: Ids, b: Ids) -> Similar:
-        return similar(self.vocab, self.lengths, a, b, workers=self.workers)
+        return self.similarity.compare(a, b)
 
     def compare(self, i: Ids, j: Ids) -> Levels:
         names = self._names(i, j)
@@ -382,9 +382,7 @@ class Comparer:
         n, ca, la = len(i), C.line.shape[1], L.line.shape[1]
         shape = (n, ca, la)
 
-        def grid(
-            a: Ids, b: Ids, threshold: float | None = None
-        ) -> tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[np.bool_], Floats]:
+        def grid(a: Ids, b: Ids) -> tuple[Any, Any, npt.NDArray[np.bool_], Floats]:
             left = np.broadcast_to(a[:, :, None], shape)
             right = np.broadcast_to(b[:, None, :], shape)
             same = (left == right) & (left != 0)
@@ -395,16 +393,16 @@ class Comparer:
             return left, right, same, sim.reshape(shape)
 
         c_line, l_line = C.line[j], L.line[i]
-        _, _, _, line_sim = grid(c_line, l_line)
+        has_line = (c_line[:, :, None] != 0) & (l_line[:, None, :] != 0)
+        same_line = (c_line[:, :, None] == l_line[:, None, :]) & has_line
         _, _, _, core_sim = grid(C.street[j], L.street[i])
         c_number, l_number = C.number[j], L.number[i]
         same_number = (c_number[:, :, None] == l_number[:, None, :]) & (c_number[:, :, None] != 0)
-        has_line = (c_line[:, :, None] != 0) & (l_line[:, None, :] != 0)
         street = np.where(has_line, S_DISAGREE, MISSING).astype(np.int8)
         street[has_line & ((core_sim >= 0.85) | (same_number & (core_sim >= 0.7)))] = S_ALIKE
         street[has_line & (core_sim >= 0.95)] = S_NUMBER
         street[has_line & same_number & (core_sim >= 0.85)] = S_NEAR
-        street[has_line & ((line_sim >= 0.95) | (same_number & (core_sim >= 0.95)))] = S_EXACT
+        street[same_line | (has_line & same_number & (core_sim >= 0.95))] = S_EXACT
 
         c_pc, l_pc, same_pc, pc_sim = grid(C.postcode[j], L.postcode[i])
         c_sub, l_sub, _, sub_sim = grid(C.suburb[j], L.suburb[i])

@@ -14,8 +14,8 @@ from learnerledger.domain.learner import Learner
 from learnerledger.domain.mirror import MirroredContact
 
 from .candidates import candidate_pairs
-from .cluster import MatchSettings, exclusive
-from .compare import Comparer, Levels
+from .cluster import Grouping, MatchSettings
+from .compare import FIELDS, Comparer, Levels
 from .model import Model, sigmoid_bits
 from .records import ContactTable, Ids, LearnerTable, Vocabulary, tables
 
@@ -23,7 +23,7 @@ __all__ = ["Scoring", "score_learners"]
 
 Floats = npt.NDArray[np.float64]
 
-_CHUNK = 200_000  # pairs compared at once: bounds the memory of one comparison
+_CHUNK = 500_000  # pairs compared at once: bounds the memory of one comparison
 _U_SAMPLE = 200_000  # random pairs that measure how often two people compare alike
 _EM_PAIRS = 400_000  # candidate pairs the model is fitted on (a sample of contacts)
 _EM_ROUNDS = 30
@@ -73,11 +73,17 @@ def _em_sample(levels: Levels, contacts: int, rng: np.random.Generator) -> tuple
 
 def fit(model: Model, levels: Levels, contacts: int) -> None:
     """Expectation–maximisation of ``m`` and the matched share on candidate pairs, each contact
-    at most one learner's."""
+    at most one learner's; each field's ``m`` from the pairs judged on the other fields."""
+    grouping = Grouping(levels.contact)
     for _ in range(_EM_ROUNDS):
-        own, _, _ = model.log_odds(levels)
-        probability = sigmoid_bits(exclusive(levels.contact, own))
-        if model.fit_m(levels, probability, contacts) < 1e-4:
+        per_field = model.weights(levels)
+        total, _ = model.total(levels, per_field)
+        share = sigmoid_bits(grouping.exclusive(total))
+        without = {
+            name: sigmoid_bits(grouping.exclusive(model.total(levels, per_field, name)[0]))
+            for name in FIELDS
+        }
+        if model.fit_m(levels, without, share, contacts) < 1e-4:
             break
 
 
@@ -108,7 +114,7 @@ def score_learners(
         model,
         levels,
         own,
-        exclusive(levels.contact, own),
+        Grouping(levels.contact).exclusive(own),
         weights,
         household,
     )

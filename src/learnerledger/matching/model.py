@@ -202,20 +202,30 @@ class Model:
         """Bits that each pair is one person (the prior included), the bits per field, and the
         household cap's correction (0 or negative)."""
         per_field = self.weights(levels)
-        cap = self.household_cap
+        total, household = self.total(levels, per_field)
+        return total, per_field, household
+
+    def total(
+        self, levels: Levels, per_field: Mapping[str, Floats], without: str = ""
+    ) -> tuple[Floats, Floats]:
+        """The pairs' bits from their fields' bits, leaving out field ``without``; and the
+        household cap's correction."""
+        n = len(levels)
         weak = np.isin(levels.first_name, _WEAK_FIRST)
         shared = sum(
-            (np.maximum(per_field[f], 0.0) for f in _HOUSEHOLD), start=np.zeros(len(levels))
+            (np.maximum(per_field[f], 0.0) for f in _HOUSEHOLD if f != without),
+            start=np.zeros(n),
         )
+        cap = self.household_cap
         household = np.where(weak & (shared > cap), cap - shared, 0.0)
         total = (
             self.prior
-            + sum(per_field.values(), start=np.zeros(len(levels)))
+            + sum((v for f, v in per_field.items() if f != without), start=np.zeros(n))
             + np.where(levels.reference, self.w.reference, 0.0)
             + np.where(levels.swapped, self.w.swapped, 0.0)
             + household
         )
-        return total, per_field, household
+        return total, household
 
     # -- fitting -------------------------------------------------------------------------
 
@@ -240,26 +250,28 @@ class Model:
             self.u[name] = u
         self.u["email"][c.E_NAME_ONLY] = name_mailbox_share
 
-    def fit_m(self, levels: Levels, probability: Floats, contacts: int) -> float:
-        """One maximisation step: ``m`` of every level and the matched share from the pairs'
-        probabilities of being one person; returns the largest change of an ``m``."""
+    def fit_m(
+        self, levels: Levels, probability: Mapping[str, Floats], share: Floats, contacts: int
+    ) -> float:
+        """One maximisation step: ``m`` of every field's levels from the pairs' probabilities
+        of being one person judged without that field (``probability[field]``), so that a
+        field's own disagreements do not talk themselves out of the matches; the matched share
+        from ``share``. Returns the largest change of an ``m``."""
         strength = self.w.strength
         change = 0.0
         for name in FIELDS:
             level = getattr(levels, name)
             size = len(self.m[name])
-            mass = np.bincount(level, weights=probability, minlength=size)[:size]
-            mass[0] = 0.0
-            for silent in _SILENT.get(name, ()):
-                mass[silent] = 0.0
+            mass = np.bincount(level, weights=probability[name], minlength=size)[:size]
             prior = np.array((0.0, *self.w.m[name]))
+            mass[0] = prior[0] = 0.0
             for silent in _SILENT.get(name, ()):
-                prior[silent] = 0.0
+                mass[silent] = prior[silent] = 0.0
             m = (mass + strength * prior) / (mass.sum() + strength * prior.sum())
             change = max(change, float(np.abs(m - self.m[name]).max()))
             self.m[name] = m
-        share = (float(probability.sum()) + strength * self.w.matched_share) / (contacts + strength)
-        self.matched_share = min(max(share, 1e-3), 0.999)
+        matched = (float(share.sum()) + strength * self.w.matched_share) / (contacts + strength)
+        self.matched_share = min(max(matched, 1e-3), 0.999)
         return change
 
     def as_weights(self) -> Weights:

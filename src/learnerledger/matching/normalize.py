@@ -178,6 +178,8 @@ _NOT_WORD = re.compile(r"[^a-z0-9&/]+")
 def fold(text: str) -> str:
     """Lower case, accents removed, punctuation to spaces (``&`` and ``/`` kept), spaces
     collapsed: ``"  Zoë  O'Brien-Smith "`` -> ``"zoe o brien smith"``."""
+    if text.isascii():
+        return " ".join(_NOT_WORD.sub(" ", text.lower()).split())
     folded = unicodedata.normalize("NFKD", text.casefold().translate(_EXTRA_FOLD))
     ascii_text = "".join(c for c in folded if not unicodedata.combining(c))
     ascii_text = ascii_text.translate(_EXTRA_FOLD)
@@ -781,5 +783,5 @@ def contact_phones(data: Mapping[str, Any]) -> list[NormalPhone]:
 
 def _mappings(value: Any) -> Iterable[Mapping[str, Any]]:
     if isinstance(value, list):
-        return [v for v in value if isinstance(v, Mapping)]
+        return [v for v in value if type(v) is dict or isinstance(v, Mapping)]
     return []

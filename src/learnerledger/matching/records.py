@@ -55,18 +55,22 @@ class Vocabulary:
     """Strings by number and numbers by string; 0 is the empty string."""
 
     def __init__(self) -> None:
-        self.strings: list[str] = [""]
         self._ids: dict[str, int] = {"": 0}
+        self._strings: list[str] = [""]
 
     def id(self, text: str) -> int:
-        found = self._ids.get(text)
-        if found is None:
-            found = self._ids[text] = len(self.strings)
-            self.strings.append(text)
-        return found
+        ids = self._ids
+        return ids.setdefault(text, len(ids))
+
+    @property
+    def strings(self) -> list[str]:
+        """Every string, by its number."""
+        if len(self._strings) != len(self._ids):
+            self._strings = list(self._ids)
+        return self._strings
 
     def __len__(self) -> int:
-        return len(self.strings)
+        return len(self._ids)
 
     def lengths(self) -> npt.NDArray[np.int32]:
         return np.fromiter((len(s) for s in self.strings), np.int32, len(self.strings))
@@ -85,7 +89,11 @@ class Vocabulary:
 
 
 def _row(values: Iterable[int], width: int) -> list[int]:
-    row = [v for v in dict.fromkeys(values) if v][:width]
+    row: list[int] = []
+    for v in values:
+        if v and v not in row:
+            row.append(v)
+    del row[width:]
     return row + [0] * (width - len(row))
 
 
@@ -158,11 +166,11 @@ _TYPE_ENDINGS = sorted(set(STREET_TYPES) | set(STREET_TYPES.values()), key=len, 
 def street_of(line: str) -> tuple[str, str]:
     """A normal address line's street number and the core of its street name, without unit,
     spaces or street type, so that typing slips in them still agree: "2/14 smith st" ->
-    ("14", "smith"), "14 smithstreet" -> ("14", "smith"). ("", "") for a line without a
-    number (a PO box, a street name alone)."""
+    ("14", "smith"), "14 smithstreet" -> ("14", "smith"); no number for a line without one
+    (a PO box, a street name alone)."""
     number, _, street = line.rpartition("/")[2].partition(" ")
     if not number[:1].isdigit() or not street:
-        return "", ""
+        number, street = "", line
     core = street.replace(" ", "").replace(".", "")
     for ending in _TYPE_ENDINGS:
         if core.endswith(ending) and len(core) > len(ending) + 1:
@@ -342,6 +350,26 @@ def contact_table(contacts: Iterable[MirroredContact], vocab: Vocabulary) -> Con
     )
 
 
+def _width(*columns: Ids) -> int:
+    """How many columns hold a value in some row (values are packed to the left)."""
+    width = 1
+    for column in columns:
+        used = np.flatnonzero((column != 0).any(axis=0)) if len(column) else np.zeros(0, int)
+        width = max(width, int(used[-1]) + 1 if len(used) else 1)
+    return width
+
+
+def _trim(table: Any, groups: Sequence[Sequence[str]]) -> None:
+    """Drop the columns no record uses: comparing fewer columns is faster."""
+    for names in groups:
+        width = _width(*(getattr(table, name) for name in names))
+        for name in names:
+            setattr(table, name, getattr(table, name)[:, :width])
+
+
+_ADDRESS_COLUMNS = ("line", "number", "street", "suburb", "postcode")
+
+
 def tables(
     learners: Sequence[Learner],
     contacts: Iterable[MirroredContact],
@@ -350,4 +378,16 @@ def tables(
     """The vocabulary and both tables; survivors' contacts are the learners' and not in
     ``contacts`` (the caller leaves them out)."""
     vocab = Vocabulary()
-    return vocab, learner_table(learners, survivors, vocab), contact_table(contacts, vocab)
+    learner = learner_table(learners, survivors, vocab)
+    contact = contact_table(contacts, vocab)
+    _trim(
+        learner,
+        [("first",), ("email", "email_raw", "email_local"), ("mobile",), ("landline",)]
+        + [_ADDRESS_COLUMNS],
+    )
+    _trim(
+        contact,
+        [("given0", "given", "family", "swapped", "couple"), ("mobile",), ("landline",)]
+        + [_ADDRESS_COLUMNS, ("refs",)],
+    )
+    return vocab, learner, contact
