@@ -228,16 +228,23 @@ class Comparer:
         last = L.last[li]
         rows = len(pair)
 
+        # only the (given name, form) pairs there are: most learners have one form, most
+        # readings one given name
         nforms = forms.shape[1]
+        row, form = np.nonzero((forms != 0) & (g0 != 0)[:, None])
+        many = np.flatnonzero(gj[row] != g0[row])
         sim = self.similar(
-            np.concatenate([np.repeat(g0, nforms), np.repeat(gj, nforms), fam]),
-            np.concatenate([forms.ravel(), forms.ravel(), last]),
+            np.concatenate([g0[row], gj[row[many]], fam]),
+            np.concatenate([forms[row, form], forms[row[many], form[many]], last]),
         )
-        cut = rows * nforms
-        close_g0 = sim.close[:cut].reshape(rows, nforms)
-        close_gj = sim.close[cut : 2 * cut].reshape(rows, nforms)
-        prefix = sim.prefix[:cut].reshape(rows, nforms) & (forms != 0)
-        last_close, last_suffix = sim.close[2 * cut :], sim.suffix[2 * cut :]
+        cut, cut2 = len(row), len(row) + len(many)
+        close_g0 = np.zeros((rows, nforms), np.float32)
+        close_g0[row, form] = sim.close[:cut]
+        close_gj = np.zeros((rows, nforms), np.float32)
+        close_gj[row[many], form[many]] = sim.close[cut:cut2]
+        prefix = np.zeros((rows, nforms), np.bool_)
+        prefix[row, form] = sim.prefix[:cut]
+        last_close, last_suffix = sim.close[cut2:], sim.suffix[cut2:]
 
         exact = ((forms == g0[:, None]) | (forms == gj[:, None])).any(axis=1) & (g0 != 0)
         g0_len = self.lengths[g0]
@@ -310,11 +317,11 @@ class Comparer:
         same = (le == ce[:, None]).any(axis=1) & has
         raw_known = (L.email_raw[i] == C.email_raw[j][:, None]).any(axis=1)
         level = np.where(has, E_DISAGREE, MISSING).astype(np.int8)
-        # a slip in the address: compare it with the learner's first address
-        loose = np.flatnonzero(has & ~same)
+        # a slip in the mailbox at the same domain as the learner's first address
+        loose = np.flatnonzero(has & ~same & (C.email_domain[j] == L.email_domain[i, 0]))
         if len(loose):
-            close = self.similar(ce[loose], le[loose, 0]).close
-            level[loose[close >= 0.92]] = E_FUZZY
+            close = self.similar(C.email_local[j][loose], L.email_local[i][loose, 0]).close
+            level[loose[close >= 0.95]] = E_FUZZY
         local = C.email_local[j]
         other = (
             has

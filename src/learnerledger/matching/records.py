@@ -57,6 +57,8 @@ class Vocabulary:
     def __init__(self) -> None:
         self._ids: dict[str, int] = {"": 0}
         self._strings: list[str] = [""]
+        self._lengths = np.zeros(0, np.int32)
+        self._initials = np.zeros(0, np.int32)
 
     def id(self, text: str) -> int:
         ids = self._ids
@@ -73,10 +75,19 @@ class Vocabulary:
         return len(self._ids)
 
     def lengths(self) -> npt.NDArray[np.int32]:
-        return np.fromiter((len(s) for s in self.strings), np.int32, len(self.strings))
+        """Each string's length, by its number."""
+        if len(self._lengths) != len(self._ids):
+            strings = self.strings
+            self._lengths = np.fromiter(map(len, strings), np.int32, len(strings))
+        return self._lengths
 
     def initials(self) -> npt.NDArray[np.int32]:
-        return np.fromiter((ord(s[0]) if s else 0 for s in self.strings), np.int32, len(self))
+        """Each string's first character as a number (0 for the empty string)."""
+        if len(self._initials) != len(self._ids):
+            strings = self.strings
+            firsts = (ord(s[0]) if s else 0 for s in strings)
+            self._initials = np.fromiter(firsts, np.int32, len(strings))
+        return self._initials
 
     def group_masks(self) -> npt.NDArray[np.uint64]:
         """Each string's nickname groups as a bit set (``normalize.NICKNAMES``), one row."""
@@ -109,6 +120,7 @@ class LearnerTable:
     email: Ids  # [n, EMAILS] mailbox (``NormalEmail.address``)
     email_raw: Ids  # [n, EMAILS] as typed, without plus-tag
     email_local: Ids  # [n, EMAILS]
+    email_domain: Ids  # [n, EMAILS]
     mobile: Ids  # [n, PHONES]
     landline: Ids  # [n, PHONES] last 8 digits
     line: Ids  # [n, ADDRESSES]
@@ -134,6 +146,7 @@ class ContactTable:
     email: Ids
     email_raw: Ids
     email_local: Ids
+    email_domain: Ids
     email_role: Flags
     mobile: Ids  # [m, PHONES]
     landline: Ids
@@ -223,6 +236,7 @@ def _emails(cols: _Columns, vocab: Vocabulary, emails: Sequence[NormalEmail]) ->
     cols.add("email", _row((vocab.id(e.address) for e in kept), EMAILS))
     cols.add("email_raw", _row((vocab.id(e.raw) for e in kept), EMAILS))
     cols.add("email_local", _row((vocab.id(e.local) for e in kept), EMAILS))
+    cols.add("email_domain", _row((vocab.id(e.domain) for e in kept), EMAILS))
 
 
 def _addresses(
@@ -274,6 +288,7 @@ def learner_table(
         email=cols.ids("email", EMAILS),
         email_raw=cols.ids("email_raw", EMAILS),
         email_local=cols.ids("email_local", EMAILS),
+        email_domain=cols.ids("email_domain", EMAILS),
         mobile=cols.ids("mobile", PHONES),
         landline=cols.ids("landline", PHONES),
         line=cols.ids("line", ADDRESSES),
@@ -321,6 +336,7 @@ def contact_table(contacts: Iterable[MirroredContact], vocab: Vocabulary) -> Con
         cols.add("email", vocab.id(email.address))
         cols.add("email_raw", vocab.id(email.raw))
         cols.add("email_local", vocab.id(email.local))
+        cols.add("email_domain", vocab.id(email.domain))
         cols.add("email_role", email.role)
         mobiles, landlines = _phones(contact_phones(data))
         cols.add("mobile", _row(map(vocab.id, mobiles), PHONES))
@@ -337,6 +353,7 @@ def contact_table(contacts: Iterable[MirroredContact], vocab: Vocabulary) -> Con
         email=cols.ids("email"),
         email_raw=cols.ids("email_raw"),
         email_local=cols.ids("email_local"),
+        email_domain=cols.ids("email_domain"),
         email_role=cols.flags("email_role"),
         mobile=cols.ids("mobile", PHONES),
         landline=cols.ids("landline", PHONES),
@@ -382,7 +399,8 @@ def tables(
     contact = contact_table(contacts, vocab)
     _trim(
         learner,
-        [("first",), ("email", "email_raw", "email_local"), ("mobile",), ("landline",)]
+        [("first",), ("email", "email_raw", "email_local", "email_domain"), ("mobile",)]
+        + [("landline",)]
         + [_ADDRESS_COLUMNS],
     )
     _trim(
