@@ -55,11 +55,11 @@ class _Derived:
         self.strings = vocab.strings
         self.ids: dict[str, int] = {"": 0}
 
-    def of(self, values: Ids, make: Callable[[str], str]) -> Ids:
+    def of(self, values: npt.NDArray[np.integer], make: Callable[[str], str]) -> Keys:
         unique, inverse = np.unique(values, return_inverse=True)
         setdefault, ids, strings = self.ids.setdefault, self.ids, self.strings
         made = [setdefault(make(strings[u]), len(ids)) if u else 0 for u in unique.tolist()]
-        result: Ids = np.asarray(made, np.int64)[inverse].reshape(values.shape)
+        result: Keys = np.asarray(made, np.int64)[inverse].reshape(values.shape)
         return result
 
 
@@ -76,7 +76,7 @@ class _Postings:
         a: npt.NDArray[np.integer],
         b: npt.NDArray[np.integer] | int,
         records: npt.NDArray[np.integer],
-        keep: npt.NDArray[np.bool_],
+        keep: npt.NDArray[np.bool_] | bool,
     ) -> None:
         a64 = np.asarray(a, np.int64)
         b64 = np.broadcast_to(np.asarray(b, np.int64), a64.shape)
@@ -103,7 +103,7 @@ def _expanded_forms(
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Every learner's first-name forms with their nickname forms: (learner, form, initial);
     a nickname form no contact holds gets no form number of its own (0)."""
-    strings, ids = vocab.strings, vocab._ids  # noqa: SLF001 - a look-up only
+    strings, ids = vocab.strings, vocab.ids
     expansions: dict[int, list[tuple[int, int]]] = {}
     for first in np.unique(table.first).tolist():
         if not first:

@@ -65,6 +65,11 @@ class Vocabulary:
         return ids.setdefault(text, len(ids))
 
     @property
+    def ids(self) -> Mapping[str, int]:
+        """Numbers by string (to look up, never to add)."""
+        return self._ids
+
+    @property
     def strings(self) -> list[str]:
         """Every string, by its number."""
         if len(self._strings) != len(self._ids):
@@ -397,15 +402,8 @@ def tables(
     vocab = Vocabulary()
     learner = learner_table(learners, survivors, vocab)
     contact = contact_table(contacts, vocab)
-    _trim(
-        learner,
-        [("first",), ("email", "email_raw", "email_local", "email_domain"), ("mobile",)]
-        + [("landline",)]
-        + [_ADDRESS_COLUMNS],
-    )
-    _trim(
-        contact,
-        [("given0", "given", "family", "swapped", "couple"), ("mobile",), ("landline",)]
-        + [_ADDRESS_COLUMNS, ("refs",)],
-    )
+    emails = ("email", "email_raw", "email_local", "email_domain")
+    _trim(learner, [("first",), emails, ("mobile",), ("landline",), _ADDRESS_COLUMNS])
+    readings = ("given0", "given", "family", "swapped", "couple")
+    _trim(contact, [readings, ("mobile",), ("landline",), _ADDRESS_COLUMNS, ("refs",)])
     return vocab, learner, contact
