@@ -74,18 +74,13 @@ def _pairs(scoring: Scoring, survivors: Mapping[str, str], settings: MatchSettin
         contenders[contact_id].append(learners.refs[int(levels.learner[k])])
     scored: list[Scored] = []
     identities: dict[int, frozenset[tuple[str, str]]] = {}
-    for k in np.flatnonzero((bits >= review_bits) | contender).tolist():
+    kept = np.flatnonzero((bits >= review_bits) | contender)
+    kept_levels, weights, household = scoring.weights(kept)
+    for n, k in enumerate(kept.tolist()):
         log_odds = float(bits[k])
         score = probability(log_odds)
         found, reasons = evidence(
-            scoring.vocab,
-            learners,
-            contacts,
-            scoring.model,
-            levels,
-            scoring.weights,
-            scoring.household,
-            k,
+            scoring.vocab, learners, contacts, scoring.model, kept_levels, weights, household, n
         )
         ref = learners.refs[int(levels.learner[k])]
         contact = int(levels.contact[k])

@@ -262,11 +262,24 @@ def candidate_pairs(
     limit[kinds == _kind("r")] = np.iinfo(np.int64).max
     use = sizes * contact_count <= limit
     cr, lo, sizes = cr[use], lo[use], sizes[use]
-    total = int(sizes.sum())
-    contact = np.repeat(cr, sizes)
-    offsets = np.arange(total) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    learner = lr[np.repeat(lo, sizes) + offsets]
+    # the pairs of a few thousand contacts at a time: a pair is found once per shared key,
+    # and each chunk's repeats are dropped before the next chunk is made
+    order = np.argsort(cr, kind="stable")
+    cr, lo, sizes = cr[order], lo[order], sizes[order]
     width = max(len(contacts), 1)
-    codes = np.sort(learner * width + contact)
-    codes = codes[np.r_[True, codes[1:] != codes[:-1]]] if len(codes) else codes
+    bounds = np.searchsorted(cr, np.arange(0, width + _CONTACTS, _CONTACTS))
+    parts = []
+    for start, end in zip(bounds[:-1], bounds[1:], strict=True):
+        if start == end:
+            continue
+        c, b, n = cr[start:end], lo[start:end], sizes[start:end]
+        offsets = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+        codes = np.sort(lr[np.repeat(b, n) + offsets] * width + np.repeat(c, n))
+        parts.append(codes[np.r_[True, codes[1:] != codes[:-1]]])
+    if not parts:
+        return empty, empty
+    codes = np.sort(np.concatenate(parts))
     return (codes // width).astype(np.int32), (codes % width).astype(np.int32)
+
+
+_CONTACTS = 10_000  # contacts whose pairs are made at once

@@ -112,7 +112,7 @@ class Levels:
     def __len__(self) -> int:
         return len(self.learner)
 
-    def take(self, keep: npt.NDArray[Any]) -> Levels:
+    def take(self, keep: npt.NDArray[Any] | slice) -> Levels:
         return Levels(**{f.name: getattr(self, f.name)[keep] for f in fields(self)})
 
     @staticmethod

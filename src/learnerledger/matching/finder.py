@@ -42,8 +42,13 @@ class Scoring:
     levels: Levels
     own: Floats
     bits: Floats
-    weights: dict[str, Floats]
-    household: Floats
+
+    def weights(self, pairs: npt.NDArray[np.intp]) -> tuple[Levels, dict[str, Floats], Floats]:
+        """The levels of ``pairs``, their bits per field and their household correction."""
+        levels = self.levels.take(pairs)
+        per_field = self.model.weights(levels)
+        _, household = self.model.total(levels, per_field)
+        return levels, per_field, household
 
 
 def _compare_all(comparer: Comparer, i: Ids, j: Ids) -> Levels:
@@ -106,15 +111,14 @@ def score_learners(
         if settings.weights.learn:
             sample, count = _em_sample(levels, len(contact_table), rng)
             fit(model, sample, count)
-    own, weights, household = model.log_odds(levels)
-    return Scoring(
-        vocab,
-        learner_table,
-        contact_table,
-        model,
-        levels,
-        own,
-        Grouping(levels.contact).exclusive(own),
-        weights,
-        household,
+    own = np.concatenate(
+        [
+            model.total(part, model.weights(part))[0]
+            for part in (
+                levels.take(slice(start, start + _CHUNK))
+                for start in range(0, max(len(levels), 1), _CHUNK)
+            )
+        ]
     )
+    bits = Grouping(levels.contact).exclusive(own)
+    return Scoring(vocab, learner_table, contact_table, model, levels, own, bits)

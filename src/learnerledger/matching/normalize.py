@@ -18,6 +18,10 @@ from typing import Any
 
 import phonenumbers
 
+# Normal forms are remembered for the values that repeat (names, suburbs, postcodes); most
+# e-mails, phones and street lines are one record's, so a larger memory would only hold them.
+_CACHE = 20_000
+
 __all__ = [
     "NICKNAMES",
     "NormalAddress",
@@ -174,7 +178,7 @@ _EXTRA_FOLD = str.maketrans(
 _NOT_WORD = re.compile(r"[^a-z0-9&/]+")
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=_CACHE)
 def fold(text: str) -> str:
     """Lower case, accents removed, punctuation to spaces (``&`` and ``/`` kept), spaces
     collapsed: ``"  ZoÃ«  O'Brien-Smith "`` -> ``"zoe o brien smith"``."""
@@ -239,7 +243,7 @@ _TAIL = re.compile(r"(?:\s*\([^()]*\)|\s+[A-Za-z]{2,5}-?\d{4,}|\s+\d{1,3}|\s*[-â
 _REF = re.compile(r"\b([A-Za-z]{2,5}-?\d{4,})\s*(?:\([^()]*\))?\s*$")
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=_CACHE)
 def strip_name_tail(name: str) -> tuple[str, str]:
     """The Name without what was appended to keep it unique, and a RefInternal-like code
     found there (or "")."""
@@ -294,7 +298,7 @@ def _readings(words: list[str], *, couple: bool = False) -> list[PersonName]:
     return out
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=_CACHE)
 def parse_name(name: str, first: str = "", last: str = "") -> tuple[PersonName, ...]:
     """Every plausible reading of a contact's name, best first.
 
@@ -505,7 +509,7 @@ def company_reason(data: Mapping[str, Any]) -> str:
     return ""
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=_CACHE)
 def _business_name(name: str) -> str:
     text, _ = strip_name_tail(name)
     folded = fold(text)
@@ -540,7 +544,7 @@ class NormalEmail:
 _EMPTY_EMAIL = NormalEmail("", "", "")
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=_CACHE)
 def normalize_email(text: str) -> NormalEmail:
     """Case, spaces, a ``mailto:``, plus-tags and (at Gmail) dots removed."""
     raw = "".join(text.split()).casefold()
@@ -580,7 +584,7 @@ class NormalPhone:
 _EMPTY_PHONE = NormalPhone("", "", "")
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=_CACHE)
 def normalize_phone(text: str, area_code: str = "") -> NormalPhone:
     """An Australian-default phone number in one form, whichever way it was typed."""
     digits = "".join(c for c in f"{area_code}{text}" if c.isdigit())
@@ -733,7 +737,7 @@ def _street_line(text: str) -> str:
     return f"{unit}/{line}" if unit and line else line
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=_CACHE)
 def normalize_address(
     line: str, suburb: str = "", state: str = "", postcode: str = ""
 ) -> NormalAddress:
@@ -744,7 +748,7 @@ def normalize_address(
     return NormalAddress(_street_line(line), fold(suburb), st, _postcode(postcode))
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=_CACHE)
 def _postcode(text: str) -> str:
     words = [w for w in fold(text).split() if w.upper() not in _STATE_CODES]
     code = "".join(words).upper()

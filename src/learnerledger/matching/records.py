@@ -180,7 +180,7 @@ def _phones(phones: Iterable[NormalPhone]) -> tuple[list[str], list[str]]:
 _TYPE_ENDINGS = sorted(set(STREET_TYPES) | set(STREET_TYPES.values()), key=len, reverse=True)
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=20_000)
 def street_of(line: str) -> tuple[str, str]:
     """A normal address line's street number and the core of its street name, without unit,
     spaces or street type, so that typing slips in them still agree: "2/14 smith st" ->
