@@ -24,6 +24,7 @@ columns by array operations, and so are the pairs: no Python object per key or p
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import numpy as np
@@ -269,7 +270,7 @@ def candidate_pairs(
     width = max(len(contacts), 1)
     bounds = np.searchsorted(cr, np.arange(0, width + _CONTACTS, _CONTACTS))
     parts = []
-    for start, end in zip(bounds[:-1], bounds[1:], strict=True):
+    for start, end in itertools.pairwise(bounds.tolist()):
         if start == end:
             continue
         c, b, n = cr[start:end], lo[start:end], sizes[start:end]

@@ -176,6 +176,7 @@ _EXTRA_FOLD = str.maketrans(
     {"ø": "o", "æ": "ae", "ß": "ss", "đ": "d", "ł": "l", "œ": "oe", "ı": "i", "þ": "th"}
 )
 _NOT_WORD = re.compile(r"[^a-z0-9&/]+")
+_DIGIT = re.compile(r"\d")
 
 
 @lru_cache(maxsize=_CACHE)
@@ -275,8 +276,9 @@ class PersonName:
 
 
 def _tokens(text: str) -> list[str]:
-    # a word with a digit is a code or a number, not a name ("F0108", "2nd")
-    words = [w for w in fold(text).replace("/", " ").split() if not any(c.isdigit() for c in w)]
+    words = fold(text).replace("/", " ").split()
+    if _DIGIT.search(text):  # a word with a digit is a code or a number, not a name ("F0108")
+        words = [w for w in words if not _DIGIT.search(w)]
     while words and words[0] in TITLES:
         words.pop(0)
     while words and words[-1] in SUFFIXES:

@@ -104,15 +104,6 @@ class Vocabulary:
         return masks
 
 
-def _row(values: Iterable[int], width: int) -> list[int]:
-    row: list[int] = []
-    for v in values:
-        if v and v not in row:
-            row.append(v)
-    del row[width:]
-    return row + [0] * (width - len(row))
-
-
 @dataclass
 class LearnerTable:
     """Learners (with their survivor contact's details) as columns; row ``i`` is learner ``i``."""
@@ -145,6 +136,7 @@ class ContactTable:
     contacts: list[MirroredContact]
     given0: Ids  # [m, READINGS] first given name of each reading
     given: Ids  # [m, READINGS] all given names joined
+    given_text: Ids  # [m, READINGS] all given names, spaced (for the evidence)
     family: Ids  # [m, READINGS]
     swapped: Flags  # [m, READINGS]
     couple: Flags  # [m, READINGS]
@@ -211,50 +203,74 @@ def _learner_firsts(learner: Learner) -> list[str]:
 
 
 class _Columns:
-    """Rows of ids collected per column, turned into arrays at the end."""
+    """Values collected column by column, flat: a column of width ``w`` takes exactly ``w``
+    values per record (padded with 0), then becomes an array of ``w`` columns."""
 
-    def __init__(self) -> None:
+    def __init__(self, vocab: Vocabulary) -> None:
         self.rows: dict[str, list[Any]] = {}
+        ids = vocab._ids  # interned directly: this is the loop that meets every value
+        self._setdefault = ids.setdefault
+        self._ids = ids
 
-    def add(self, name: str, value: Any) -> None:
-        self.rows.setdefault(name, []).append(value)
+    def column(self, name: str) -> list[Any]:
+        return self.rows.setdefault(name, [])
+
+    def intern(self, text: str) -> int:
+        return self._setdefault(text, len(self._ids))
+
+    def put(self, column: list[Any], texts: Sequence[str], width: int) -> None:
+        """Intern up to ``width`` texts into ``column``, padded with 0."""
+        setdefault, ids = self._setdefault, self._ids
+        values = [setdefault(t, len(ids)) for t in texts[:width]]
+        column.extend(values)
+        if len(values) < width:
+            column.extend(_ZEROS[: width - len(values)])
 
     def ids(self, name: str, width: int = 0) -> Ids:
         rows = self.rows.get(name, [])
-        if not rows:
-            return np.zeros((0, width) if width else 0, np.int32)
-        return np.asarray(rows, np.int32)
+        array = np.asarray(rows, np.int32)
+        return array.reshape(-1, width) if width else array
 
     def flags(self, name: str, width: int = 0) -> Flags:
         rows = self.rows.get(name, [])
-        if not rows:
-            return np.zeros((0, width) if width else 0, np.bool_)
-        return np.asarray(rows, np.bool_)
+        array = np.asarray(rows, np.bool_)
+        return array.reshape(-1, width) if width else array
 
 
-def _emails(cols: _Columns, vocab: Vocabulary, emails: Sequence[NormalEmail]) -> None:
-    seen: dict[str, NormalEmail] = {}
+_ZEROS = [0] * 16
+_NO = [False] * 16
+
+
+def _emails(cols: _Columns, emails: Sequence[NormalEmail]) -> None:
+    kept: list[NormalEmail] = []
     for email in emails:
-        if email:
-            seen.setdefault(email.address, email)
-    kept = list(seen.values())[:EMAILS]
-    cols.add("email", _row((vocab.id(e.address) for e in kept), EMAILS))
-    cols.add("email_raw", _row((vocab.id(e.raw) for e in kept), EMAILS))
-    cols.add("email_local", _row((vocab.id(e.local) for e in kept), EMAILS))
-    cols.add("email_domain", _row((vocab.id(e.domain) for e in kept), EMAILS))
+        if email and all(e.address != email.address for e in kept):
+            kept.append(email)
+    cols.put(cols.column("email"), [e.address for e in kept], EMAILS)
+    cols.put(cols.column("email_raw"), [e.raw for e in kept], EMAILS)
+    cols.put(cols.column("email_local"), [e.local for e in kept], EMAILS)
+    cols.put(cols.column("email_domain"), [e.domain for e in kept], EMAILS)
 
 
-def _addresses(
-    cols: _Columns, vocab: Vocabulary, addresses: Iterable[NormalAddress], width: int
-) -> None:
-    kept = [a for a in dict.fromkeys(addresses) if a][:width]
-    pad = [0] * (width - len(kept))
-    cols.add("line", [vocab.id(a.line) for a in kept] + pad)
+def _addresses(cols: _Columns, addresses: Iterable[NormalAddress], width: int) -> None:
+    kept: list[NormalAddress] = []
+    for a in addresses:
+        if a and a not in kept:
+            kept.append(a)
     streets = [street_of(a.line) for a in kept]
-    cols.add("number", [vocab.id(number) for number, _ in streets] + pad)
-    cols.add("street", [vocab.id(core) for _, core in streets] + pad)
-    cols.add("suburb", [vocab.id(a.suburb) for a in kept] + pad)
-    cols.add("postcode", [vocab.id(a.postcode) for a in kept] + pad)
+    cols.put(cols.column("line"), [a.line for a in kept], width)
+    cols.put(cols.column("number"), [number for number, _ in streets], width)
+    cols.put(cols.column("street"), [core for _, core in streets], width)
+    cols.put(cols.column("suburb"), [a.suburb for a in kept], width)
+    cols.put(cols.column("postcode"), [a.postcode for a in kept], width)
+
+
+def _unique(texts: Iterable[str]) -> list[str]:
+    out: list[str] = []
+    for t in texts:
+        if t and t not in out:
+            out.append(t)
+    return out
 
 
 def learner_table(
@@ -262,28 +278,34 @@ def learner_table(
     survivors: Mapping[str, MirroredContact],
     vocab: Vocabulary,
 ) -> LearnerTable:
-    cols = _Columns()
+    cols = _Columns(vocab)
     refs, displays = [], []
+    ref_col, first_col, last_col = cols.column("ref"), cols.column("first"), cols.column("last")
+    mobile_col, landline_col = cols.column("mobile"), cols.column("landline")
+    intern = cols.intern
     for learner in learners:
         survivor = survivors.get(learner.ref_internal)
         refs.append(learner.ref_internal)
         displays.append(f"{learner.first_name} {learner.last_name}".strip())
-        cols.add("ref", vocab.id(learner.ref_internal.upper()))
-        cols.add("first", _row(map(vocab.id, _learner_firsts(learner)), FIRST_FORMS))
-        cols.add("last", vocab.id("".join(fold(learner.last_name).split())))
+        ref_col.append(intern(learner.ref_internal.upper()))
+        cols.put(first_col, _unique(_learner_firsts(learner)), FIRST_FORMS)
+        last_col.append(intern(fold(learner.last_name).replace(" ", "")))
         emails = [normalize_email(learner.email)]
-        phones = [normalize_phone(p) for p in (learner.mobile, learner.phone_home)]
-        phones.append(normalize_phone(learner.phone_work))
+        phones = [
+            normalize_phone(learner.mobile),
+            normalize_phone(learner.phone_home),
+            normalize_phone(learner.phone_work),
+        ]
         addresses = [_address(learner.street), _address(learner.postal)]
         if survivor is not None:
             emails.append(normalize_email(str(survivor.data.get("EmailAddress") or "")))
             phones += contact_phones(survivor.data)
             addresses += contact_addresses(survivor.data)
-        _emails(cols, vocab, emails)
+        _emails(cols, emails)
         mobiles, landlines = _phones(phones)
-        cols.add("mobile", _row(map(vocab.id, mobiles), PHONES))
-        cols.add("landline", _row(map(vocab.id, landlines), PHONES))
-        _addresses(cols, vocab, addresses, ADDRESSES)
+        cols.put(mobile_col, _unique(mobiles), PHONES)
+        cols.put(landline_col, _unique(landlines), PHONES)
+        _addresses(cols, addresses, ADDRESSES)
     return LearnerTable(
         refs=refs,
         displays=displays,
@@ -318,9 +340,17 @@ def contact_references(contact: MirroredContact) -> list[str]:
 
 
 def contact_table(contacts: Iterable[MirroredContact], vocab: Vocabulary) -> ContactTable:
-    cols = _Columns()
+    cols = _Columns(vocab)
     kept: list[MirroredContact] = []
     companies = 0
+    intern = cols.intern
+    given0_col, given_col = cols.column("given0"), cols.column("given")
+    shown_col, family_col = cols.column("given_text"), cols.column("family")
+    swapped_col, couple_col = cols.column("swapped"), cols.column("couple")
+    email_cols = [cols.column(n) for n in ("email", "email_raw", "email_local", "email_domain")]
+    role_col = cols.column("email_role")
+    mobile_col, landline_col = cols.column("mobile"), cols.column("landline")
+    refs_col = cols.column("refs")
     for contact in contacts:
         data = contact.data
         if company_reason(data):
@@ -331,27 +361,29 @@ def contact_table(contacts: Iterable[MirroredContact], vocab: Vocabulary) -> Con
         readings = parse_name(
             name, str(data.get("FirstName") or ""), str(data.get("LastName") or "")
         )[:READINGS]
-        pad = [0] * (READINGS - len(readings))
-        cols.add("given0", [vocab.id(r.first) for r in readings] + pad)
-        cols.add("given", [vocab.id("".join(r.given)) for r in readings] + pad)
-        cols.add("family", [vocab.id(r.family) for r in readings] + pad)
-        cols.add("swapped", [r.swapped for r in readings] + [False] * len(pad))
-        cols.add("couple", [r.couple for r in readings] + [False] * len(pad))
+        pad = READINGS - len(readings)
+        cols.put(given0_col, [r.first for r in readings], READINGS)
+        cols.put(given_col, ["".join(r.given) for r in readings], READINGS)
+        cols.put(shown_col, [" ".join(r.given) for r in readings], READINGS)
+        cols.put(family_col, [r.family for r in readings], READINGS)
+        swapped_col.extend([r.swapped for r in readings] + _NO[:pad])
+        couple_col.extend([r.couple for r in readings] + _NO[:pad])
         email = normalize_email(str(data.get("EmailAddress") or ""))
-        cols.add("email", vocab.id(email.address))
-        cols.add("email_raw", vocab.id(email.raw))
-        cols.add("email_local", vocab.id(email.local))
-        cols.add("email_domain", vocab.id(email.domain))
-        cols.add("email_role", email.role)
+        for column, text in zip(
+            email_cols, (email.address, email.raw, email.local, email.domain), strict=True
+        ):
+            column.append(intern(text))
+        role_col.append(email.role)
         mobiles, landlines = _phones(contact_phones(data))
-        cols.add("mobile", _row(map(vocab.id, mobiles), PHONES))
-        cols.add("landline", _row(map(vocab.id, landlines), PHONES))
-        _addresses(cols, vocab, contact_addresses(data), ADDRESSES)
-        cols.add("refs", _row(map(vocab.id, contact_references(contact)), 2))
+        cols.put(mobile_col, _unique(mobiles), PHONES)
+        cols.put(landline_col, _unique(landlines), PHONES)
+        _addresses(cols, contact_addresses(data), ADDRESSES)
+        cols.put(refs_col, _unique(contact_references(contact)), 2)
     return ContactTable(
         contacts=kept,
         given0=cols.ids("given0", READINGS),
         given=cols.ids("given", READINGS),
+        given_text=cols.ids("given_text", READINGS),
         family=cols.ids("family", READINGS),
         swapped=cols.flags("swapped", READINGS),
         couple=cols.flags("couple", READINGS),
@@ -404,6 +436,6 @@ def tables(
     contact = contact_table(contacts, vocab)
     emails = ("email", "email_raw", "email_local", "email_domain")
     _trim(learner, [("first",), emails, ("mobile",), ("landline",), _ADDRESS_COLUMNS])
-    readings = ("given0", "given", "family", "swapped", "couple")
+    readings = ("given0", "given", "given_text", "family", "swapped", "couple")
     _trim(contact, [readings, ("mobile",), ("landline",), _ADDRESS_COLUMNS, ("refs",)])
     return vocab, learner, contact

@@ -18,7 +18,7 @@ from typing import Any
 from . import compare as c
 from .compare import Levels
 from .model import Model
-from .normalize import normalize_email, parse_name
+from .normalize import normalize_email
 from .records import ContactTable, LearnerTable, Vocabulary
 
 __all__ = ["Evidence", "evidence", "probability"]
@@ -90,16 +90,11 @@ def evidence(
     if r < 0:
         out.append(Evidence("name", "missing", 0.0, 0.0, "the contact has no name"))
     else:
-        data = contact.data
-        reading = parse_name(
-            str(data.get("Name") or contact.name or ""),
-            str(data.get("FirstName") or ""),
-            str(data.get("LastName") or ""),
-        )[r]
+        given = tuple(s[contacts.given_text[j, r]].split())
         first = s[learners.first[i, 0]]
-        out.append(_first(int(levels.first_name[k]), levels, k, bits, reading.given, first))
-        out.append(_last(int(levels.last_name[k]), levels, k, bits, reading.family))
-        if reading.swapped:
+        out.append(_first(int(levels.first_name[k]), levels, k, bits, given, first))
+        out.append(_last(int(levels.last_name[k]), levels, k, bits, s[contacts.family[j, r]]))
+        if contacts.swapped[j, r]:
             out.append(
                 Evidence(
                     "name", "swapped", 0.5, model.w.swapped, "first and last name read swapped"
