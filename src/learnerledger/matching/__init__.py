@@ -13,9 +13,11 @@ The stages are modules of their own: ``normalize`` (normal forms), ``candidates`
 
 from __future__ import annotations
 
+import gc
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -54,8 +56,23 @@ def find_duplicates(
     own = {ref: by_id[cid] for ref, cid in survivors.items() if cid in by_id}
     survivor_ids = set(survivors.values())
     others = [c for c in contact_list if c.contact_id not in survivor_ids]
-    scoring = score_learners(list(learners), others, own, settings)
-    return _pairs(scoring, survivors, settings)
+    with _collector_paused():
+        scoring = score_learners(list(learners), others, own, settings)
+        return _pairs(scoring, survivors, settings)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector paused while matching: it makes millions of short-lived
+    objects without cycles, and each full collection would walk the caller's data too (a
+    quarter of the time at 100,000 learners). Reference counting still frees everything."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _pairs(scoring: Scoring, survivors: Mapping[str, str], settings: MatchSettings) -> list[Pair]:
