@@ -58,6 +58,28 @@ class MatchSettings:
                 f"auto={self.auto}"
             )
 
+    def as_json(self) -> dict[str, Any]:
+        """The settings as a JSON object (what calibration stores)."""
+        return {
+            "auto": self.auto,
+            "review": self.review,
+            "rival_margin": self.rival_margin,
+            "max_block": self.max_block,
+            "weights": self.weights.as_json(),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> MatchSettings:
+        """Settings from :meth:`as_json`; what is missing keeps its default."""
+        default = cls()
+        return cls(
+            auto=float(data.get("auto", default.auto)),
+            review=float(data.get("review", default.review)),
+            rival_margin=float(data.get("rival_margin", default.rival_margin)),
+            max_block=int(data.get("max_block", default.max_block)),
+            weights=Weights.from_json(dict(data.get("weights") or {})),
+        )
+
 
 @dataclass(frozen=True)
 class Pair:
