@@ -125,6 +125,9 @@ def score_learners(
 ) -> Scoring:
     """Compare every learner with every contact worth comparing (``candidates``), and the
     (RefInternal, ContactID) pairs ``also`` whether they block together or not."""
+    # in a fixed order, so that the samples drawn are the same whatever order the data came in
+    learners = sorted(learners, key=lambda x: x.ref_internal)
+    contacts = sorted(contacts, key=lambda c: c.contact_id)
     vocab, learner_table, contact_table = tables(learners, contacts, survivors)
     comparer = Comparer(vocab, learner_table, contact_table)
     i, j = candidate_pairs(learner_table, contact_table, vocab, max_block=settings.max_block)
