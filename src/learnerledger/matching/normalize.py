@@ -18,6 +18,10 @@ from typing import Any
 
 import phonenumbers
 
+# Normal forms are remembered for the values that repeat (names, suburbs, postcodes); most
+# e-mails, phones and street lines are one record's, so a larger memory would only hold them.
+_CACHE = 20_000
+
 __all__ = [
     "NICKNAMES",
     "NormalAddress",
@@ -172,12 +176,15 @@ _EXTRA_FOLD = str.maketrans(
     {"ø": "o", "æ": "ae", "ß": "ss", "đ": "d", "ł": "l", "œ": "oe", "ı": "i", "þ": "th"}
 )
 _NOT_WORD = re.compile(r"[^a-z0-9&/]+")
+_DIGIT = re.compile(r"\d")
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=_CACHE)
 def fold(text: str) -> str:
     """Lower case, accents removed, punctuation to spaces (``&`` and ``/`` kept), spaces
     collapsed: ``"  Zoë  O'Brien-Smith "`` -> ``"zoe o brien smith"``."""
+    if text.isascii():
+        return " ".join(_NOT_WORD.sub(" ", text.lower()).split())
     folded = unicodedata.normalize("NFKD", text.casefold().translate(_EXTRA_FOLD))
     ascii_text = "".join(c for c in folded if not unicodedata.combining(c))
     ascii_text = ascii_text.translate(_EXTRA_FOLD)
@@ -237,6 +244,7 @@ _TAIL = re.compile(r"(?:\s*\([^()]*\)|\s+[A-Za-z]{2,5}-?\d{4,}|\s+\d{1,3}|\s*[-�
 _REF = re.compile(r"\b([A-Za-z]{2,5}-?\d{4,})\s*(?:\([^()]*\))?\s*$")
 
 
+@lru_cache(maxsize=_CACHE)
 def strip_name_tail(name: str) -> tuple[str, str]:
     """The Name without what was appended to keep it unique, and a RefInternal-like code
     found there (or "")."""
@@ -268,7 +276,9 @@ class PersonName:
 
 
 def _tokens(text: str) -> list[str]:
-    words = [w for w in fold(text).replace("/", " ").split() if w]
+    words = fold(text).replace("/", " ").split()
+    if _DIGIT.search(text):  # a word with a digit is a code or a number, not a name ("F0108")
+        words = [w for w in words if not _DIGIT.search(w)]
     while words and words[0] in TITLES:
         words.pop(0)
     while words and words[-1] in SUFFIXES:
@@ -278,7 +288,10 @@ def _tokens(text: str) -> list[str]:
 
 def _readings(words: list[str], *, couple: bool = False) -> list[PersonName]:
     if len(words) < 2:
-        return [PersonName((), words[0], couple=couple)] if words else []
+        # One word ("Charles", "Demetriou") may be either name: both readings are kept.
+        if not words:
+            return []
+        return [PersonName((), words[0], couple=couple), PersonName((words[0],), "", couple=couple)]
     out = []
     for k in range(1, len(words)):
         out.append(PersonName(tuple(words[:k]), "".join(words[k:]), couple=couple))
@@ -287,7 +300,7 @@ def _readings(words: list[str], *, couple: bool = False) -> list[PersonName]:
     return out
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=_CACHE)
 def parse_name(name: str, first: str = "", last: str = "") -> tuple[PersonName, ...]:
     """Every plausible reading of a contact's name, best first.
 
@@ -302,6 +315,8 @@ def parse_name(name: str, first: str = "", last: str = "") -> tuple[PersonName, 
         readings.append(PersonName(tuple(la), "".join(f), swapped=True))
     elif la and not f:
         readings.append(PersonName((), "".join(la)))
+    elif f and not la:
+        readings.append(PersonName(tuple(f), ""))
     text, _ = strip_name_tail(name)
     if "," in text:
         head, _, tail = text.partition(",")
@@ -483,14 +498,9 @@ def company_reason(data: Mapping[str, Any]) -> str:
     Companies never match learners. Signs: a business word in the Name (Pty Ltd, School,
     Council, "& Co", an industry), a role mailbox such as accounts@, an ABN in TaxNumber, or a
     supplier that is not a customer."""
-    name = str(data.get("Name") or "")
-    text, _ = strip_name_tail(name)
-    words = fold(text).split()
-    hits = [w for w in words if w in _COMPANY_WORDS]
-    if hits:
-        return f"the Name contains {hits[0]!r}, a business word"
-    if _COMPANY_PHRASES.search(fold(text)):
-        return 'the Name reads as a business ("& Co", "& Sons")'
+    reason = _business_name(str(data.get("Name") or ""))
+    if reason:
+        return reason
     email = normalize_email(str(data.get("EmailAddress") or ""))
     if email.role:
         return f"the e-mail {email.address} is a role mailbox"
@@ -498,6 +508,18 @@ def company_reason(data: Mapping[str, Any]) -> str:
         return "it has a tax number (ABN)"
     if data.get("IsSupplier") is True and data.get("IsCustomer") is not True:
         return "it is a supplier, not a customer"
+    return ""
+
+
+@lru_cache(maxsize=_CACHE)
+def _business_name(name: str) -> str:
+    text, _ = strip_name_tail(name)
+    folded = fold(text)
+    hits = [w for w in folded.split() if w in _COMPANY_WORDS]
+    if hits:
+        return f"the Name contains {hits[0]!r}, a business word"
+    if _COMPANY_PHRASES.search(folded):
+        return 'the Name reads as a business ("& Co", "& Sons")'
     return ""
 
 
@@ -524,7 +546,7 @@ class NormalEmail:
 _EMPTY_EMAIL = NormalEmail("", "", "")
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=_CACHE)
 def normalize_email(text: str) -> NormalEmail:
     """Case, spaces, a ``mailto:``, plus-tags and (at Gmail) dots removed."""
     raw = "".join(text.split()).casefold()
@@ -564,7 +586,7 @@ class NormalPhone:
 _EMPTY_PHONE = NormalPhone("", "", "")
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=_CACHE)
 def normalize_phone(text: str, area_code: str = "") -> NormalPhone:
     """An Australian-default phone number in one form, whichever way it was typed."""
     digits = "".join(c for c in f"{area_code}{text}" if c.isdigit())
@@ -677,6 +699,7 @@ STATES: Mapping[str, str] = {
     "australian capital territory": "ACT",
     "act": "ACT",
 }
+_STATE_CODES = frozenset(STATES.values())
 _UNIT_WORDS = frozenset(
     ["unit", "u", "apartment", "apt", "flat", "suite", "shop", "level", "lvl", "villa", "townhouse"]
 )
@@ -716,16 +739,24 @@ def _street_line(text: str) -> str:
     return f"{unit}/{line}" if unit and line else line
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=_CACHE)
 def normalize_address(
     line: str, suburb: str = "", state: str = "", postcode: str = ""
 ) -> NormalAddress:
     """Street types abbreviated one way, unit forms as "2/14", state names as codes, postcodes
-    as four digits ("800" -> "0800")."""
-    pc = "".join(c for c in postcode if c.isdigit())
-    pc = pc.zfill(4) if 3 <= len(pc) <= 4 else pc
+    in one form: Australian ones as four digits ("800" -> "0800", "NSW 2150" -> "2150"),
+    others (British, Canadian) as their letters and digits ("dl12 0ds" -> "DL120DS")."""
     st = STATES.get(fold(state), fold(state).upper())
-    return NormalAddress(_street_line(line), fold(suburb), st, pc)
+    return NormalAddress(_street_line(line), fold(suburb), st, _postcode(postcode))
+
+
+@lru_cache(maxsize=_CACHE)
+def _postcode(text: str) -> str:
+    words = [w for w in fold(text).split() if w.upper() not in _STATE_CODES]
+    code = "".join(words).upper()
+    if code.isdigit():
+        return code.zfill(4) if 3 <= len(code) <= 4 else code
+    return code if any(c.isdigit() for c in code) else ""
 
 
 def contact_addresses(data: Mapping[str, Any]) -> list[NormalAddress]:
@@ -758,5 +789,5 @@ def contact_phones(data: Mapping[str, Any]) -> list[NormalPhone]:
 
 def _mappings(value: Any) -> Iterable[Mapping[str, Any]]:
     if isinstance(value, list):
-        return [v for v in value if isinstance(v, Mapping)]
+        return [v for v in value if type(v) is dict or isinstance(v, Mapping)]
     return []

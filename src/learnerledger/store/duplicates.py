@@ -11,6 +11,7 @@ decided ones (marked ``found=False``) so that no decision is ever lost.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,7 +31,9 @@ __all__ = [
     "count_open",
     "decide",
     "duplicate_pairs",
+    "fitted_settings",
     "list_pairs",
+    "save_fitted_settings",
     "save_found",
 ]
 
@@ -254,3 +257,23 @@ def count_open(source: StoreOrConnection) -> int:
                 .where(t.decision.is_(None), t.found.is_(True))
             ).scalar_one()
         )
+
+
+def _settings_key(connection_id: int) -> str:
+    return f"matching.settings:{connection_id}"
+
+
+def fitted_settings(store: Store, connection_id: int) -> dict[str, Any] | None:
+    """The matcher's settings that ``duplicates calibrate`` fitted for an organisation, as
+    the JSON object it stored (None before any calibration)."""
+    text = store.get_meta(_settings_key(connection_id))
+    if not text:
+        return None
+    value = json.loads(text)
+    return value if isinstance(value, dict) else None
+
+
+def save_fitted_settings(store: Store, connection_id: int, settings: dict[str, Any]) -> None:
+    """Keep the settings calibration fitted for the organisation (a meta value, written by
+    ``Store.set_meta``)."""
+    store.set_meta(_settings_key(connection_id), json.dumps(settings, sort_keys=True))
