@@ -145,6 +145,7 @@ def measure(finder: str, spec: str, threshold: float) -> dict[str, Any]:
         started = time.perf_counter()
         pairs = list(find(data.learners, data.contacts, survivors=data.survivors or None))
         result["seconds"] = time.perf_counter() - started
+        result["load"] = os.getloadavg()[0]  # a shared machine's other work slows the run
         auto = [(p.ref_internal, p.contact_id) for p in pairs if p.status == "auto"]
         review = [(p.ref_internal, p.contact_id) for p in pairs]
         result |= {
@@ -230,10 +231,12 @@ def _scale_report(result: dict[str, Any], label: str, size: int) -> None:
         return
     cores = len(os.sched_getaffinity(0))
     seconds, peak = result["seconds"], result["peak_mb"]
+    load = result.get("load")
     print(
         f"  {label}: {result['learners']:,} learners x {result['contacts']:,} contacts, "
         f"{seconds:.1f} s, peak {peak:.0f} MB (data alone {result['base_mb']:.0f} MB), "
         f"{cores} cores"
+        + (f", load average {load:.2f} (other work on the machine)" if load else "")
     )
     review = result["review"]
     print(

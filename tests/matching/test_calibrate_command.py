@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from conftest import ConnectedXero
 from learnerledger.cli import main
 from learnerledger.cli.duplicates import match_settings
-from learnerledger.matching import find_duplicates
+from learnerledger.matching import MatchSettings, find_duplicates
 from learnerledger.store import duplicates as pairs_repo
 from learnerledger.store import mirror
 from learnerledger.store.learners import upsert_learners
@@ -117,6 +117,17 @@ def test_calibrate_dry_run_then_store(xero_sandbox: Any, connect_xero: Any, tmp_
     assert settings is not None
     assert settings.as_json() == document["settings"]
     assert settings.weights.learn is False
+
+    # `duplicates` matches with the stored settings from now on: with the smallest blocks,
+    # it finds fewer pairs than the defaults do
+    narrow = MatchSettings(max_block=0)
+    pairs_repo.save_fitted_settings(setup.store, setup.connection.id, narrow.as_json())
+    listed = _invoke(setup, tmp_path, "--json")
+    assert listed.exit_code == 0, listed.output
+    learners = [x for x in data.learners if x.sync_to_xero]
+    expected = find_duplicates(learners, data.contacts, settings=narrow)
+    assert len(expected) < len(find_duplicates(learners, data.contacts))
+    assert json.loads(listed.stdout)["counts"]["pairs"] == len(expected)
 
 
 def test_calibrate_refuses_too_few_decisions(

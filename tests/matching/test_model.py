@@ -114,3 +114,20 @@ def test_the_same_data_gives_the_same_pairs_and_the_collector_is_left_as_found()
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_nothing_to_compare_and_malformed_contacts_never_crash() -> None:
+    bob = Learner("A", first_name="Bob", last_name="Li")
+    assert find_duplicates([], []) == []
+    assert find_duplicates([bob], []) == []
+    assert find_duplicates([], [contact("x", Name="Bob Li")]) == []
+    assert find_duplicates([Learner("B")], [contact("x")]) == []
+    odd = contact(
+        "x",
+        Name="Bob Li",
+        Phones="not a list",
+        Addresses=[None, 3, {"AddressLine1": None, "PostalCode": 2150}],
+        EmailAddress=5,
+    )
+    (pair,) = find_duplicates([bob], [odd])
+    assert pair.status == "review"  # the name alone

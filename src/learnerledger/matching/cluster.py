@@ -43,10 +43,13 @@ Status = Literal["auto", "review"]
 
 @dataclass(frozen=True)
 class MatchSettings:
-    """Thresholds (probabilities) and weights; the defaults need no training data."""
+    """Thresholds (probabilities) and weights; the defaults need no training data. ``auto``:
+    confident enough to act without a person; ``review``: worth a person's look (low, since a
+    missed duplicate costs more than a glance); ``rival_margin``: bits within which another
+    contact or learner counts as a rival; ``max_block``: the largest blocking key kept."""
 
     auto: float = 0.99
-    review: float = 0.5
+    review: float = 0.2
     rival_margin: float = 4.0
     max_block: int = 2_000
     weights: Weights = field(default_factory=Weights)

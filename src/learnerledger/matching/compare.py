@@ -338,9 +338,12 @@ class Comparer:
         level[same & ~raw_known] = E_DOTS
         # A mailbox that only spells the learner's name agrees for a namesake too: at another
         # provider, with other digits or a slip it adds little to the names themselves.
+        # (The same mailbox with the same digits, "arlo.murray2003", is the person's own.)
         strings = self.vocab.strings
         for k in np.flatnonzero(np.isin(level, (E_DOTS, E_LOCAL, E_FUZZY))).tolist():
-            if self._name_only(int(i[k]), strings[local[k]]):
+            mailbox = strings[local[k]]
+            digits = level[k] != E_FUZZY and any(c.isdigit() for c in mailbox)
+            if not digits and self._name_only(int(i[k]), mailbox):
                 level[k] = E_NAME_ONLY
         return level, np.where(same, ce, 0).astype(np.int32)
 

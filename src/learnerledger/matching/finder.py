@@ -201,10 +201,12 @@ def _pairs(scoring: Scoring, survivors: Mapping[str, str], settings: MatchSettin
     levels, own_bits, bits = scoring.levels, scoring.own, scoring.bits
     learners, contacts = scoring.learners, scoring.contacts
     review_bits = _bits(settings.review)
-    # A contact that two learners fit about equally well, each on its own, is listed for both.
+    # A contact that is probably one of several learners, about equally (a common name with
+    # nothing else), is listed for each of them: a person decides which, if any.
     best = np.full(len(contacts), -np.inf)
     np.maximum.at(best, levels.contact, own_bits)
-    contender = (own_bits >= review_bits) & (
+    someone = np.bincount(levels.contact, weights=sigmoid_bits(bits), minlength=len(contacts))
+    contender = (someone[levels.contact] >= settings.review) & (
         own_bits >= best[levels.contact] - settings.rival_margin
     )
     contenders: dict[str, list[str]] = defaultdict(list)

@@ -287,6 +287,8 @@ def _value_counts(learners: LearnerTable, size: int) -> dict[str, npt.NDArray[np
     """How many learners hold each value, per field (each learner once per value)."""
 
     def count(*columns: npt.NDArray[np.int32]) -> npt.NDArray[np.int64]:
+        if not len(learners):
+            return np.zeros(size, np.int64)
         values = np.concatenate([col.reshape(len(learners), -1) for col in columns], axis=1)
         rows = [np.unique(r[r != 0]) for r in values] if values.shape[1] > 1 else [values[:, 0]]
         flat = np.concatenate(rows) if rows else np.zeros(0, np.int32)

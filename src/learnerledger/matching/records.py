@@ -273,6 +273,13 @@ def _unique(texts: Iterable[str]) -> list[str]:
     return out
 
 
+def _phone_and_address_columns(cols: _Columns) -> dict[str, Any]:
+    """The columns learners and contacts both have: phones and addresses."""
+    out: dict[str, Any] = {name: cols.ids(name, PHONES) for name in ("mobile", "landline")}
+    out.update({name: cols.ids(name, ADDRESSES) for name in _ADDRESS_COLUMNS})
+    return out
+
+
 def learner_table(
     learners: Sequence[Learner],
     survivors: Mapping[str, MirroredContact],
@@ -316,13 +323,7 @@ def learner_table(
         email_raw=cols.ids("email_raw", EMAILS),
         email_local=cols.ids("email_local", EMAILS),
         email_domain=cols.ids("email_domain", EMAILS),
-        mobile=cols.ids("mobile", PHONES),
-        landline=cols.ids("landline", PHONES),
-        line=cols.ids("line", ADDRESSES),
-        number=cols.ids("number", ADDRESSES),
-        street=cols.ids("street", ADDRESSES),
-        suburb=cols.ids("suburb", ADDRESSES),
-        postcode=cols.ids("postcode", ADDRESSES),
+        **_phone_and_address_columns(cols),
     )
 
 
@@ -392,14 +393,8 @@ def contact_table(contacts: Iterable[MirroredContact], vocab: Vocabulary) -> Con
         email_local=cols.ids("email_local"),
         email_domain=cols.ids("email_domain"),
         email_role=cols.flags("email_role"),
-        mobile=cols.ids("mobile", PHONES),
-        landline=cols.ids("landline", PHONES),
-        line=cols.ids("line", ADDRESSES),
-        number=cols.ids("number", ADDRESSES),
-        street=cols.ids("street", ADDRESSES),
-        suburb=cols.ids("suburb", ADDRESSES),
-        postcode=cols.ids("postcode", ADDRESSES),
         refs=cols.ids("refs", 2),
+        **_phone_and_address_columns(cols),
         companies=companies,
     )
 
