@@ -360,3 +360,23 @@ def test_adopts_and_updates_go_in_the_same_batch(store: Store, tmp_path: Path) -
     (batch,) = sent
     assert {item["ContactID"] for item in batch} == {old, _linked(store, xero)["DAU1"]}
     assert report.plan.calls == 2  # one batch, one check
+
+
+def test_adopt_mode_uses_the_settings_calibration_stored(store: Store, tmp_path: Path) -> None:
+    from learnerledger.matching import MatchSettings
+    from learnerledger.store.duplicates import save_fitted_settings
+
+    xero = _memory_xero(store, tmp_path)
+    refs = ["DAU0", "DAU1", "DAU2"]
+    legacy = {
+        r: _legacy(xero, f"{r} Hand Typed", EmailAddress=f"{r.lower()}@example.com") for r in refs
+    }
+    put_learners(store, *(make_learner(r, first=FIRST[r], last=LAST[r]) for r in refs))
+    for r, contact_id in legacy.items():
+        xero.contacts[contact_id]["Name"] = f"{FIRST[r]} {LAST[r]}"
+    strict = {**MatchSettings().as_json(), "auto": 1.0, "review": 1.0}  # nothing is sure enough
+    save_fitted_settings(store, xero.connection.id, strict)
+    plan = sync_learners(store, xero, mode="adopt", dry_run=True).plan
+    assert plan.totals()["adopt"] == 0
+    save_fitted_settings(store, xero.connection.id, MatchSettings().as_json())
+    assert sync_learners(store, xero, mode="adopt", dry_run=True).plan.totals()["adopt"] == 3

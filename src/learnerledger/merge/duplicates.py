@@ -82,6 +82,9 @@ def find_duplicates_job(
             absorbed = links.load_absorbed(conn, connection_id)
         # A contact already merged into a learner's (or emptied by a swap) is settled.
         candidates = [c for c in index.by_id.values() if c.contact_id not in absorbed]
+        if settings is None:  # what `duplicates calibrate` fitted, else the defaults
+            fitted = pairs_repo.fitted_settings(store, connection_id)
+            settings = MatchSettings.from_json(fitted) if fitted is not None else None
         job.progress("matching", 0, len(learners))
         found = find_duplicates(learners, candidates, survivors=linked, settings=settings)
         job.progress("matching", len(learners), len(learners))

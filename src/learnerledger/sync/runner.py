@@ -507,6 +507,9 @@ def _sync(
         )
     if mode == "adopt":
         job.progress("matching", 0, None, note="looking for existing contacts of new learners")
+        if match_settings is None:  # what `duplicates calibrate` fitted, else the defaults
+            fitted = pairs_repo.fitted_settings(store, client.connection.id)
+            match_settings = MatchSettings.from_json(fitted) if fitted is not None else None
     budget = client.budget.snapshot()
     report.plan = make_plan(
         learners,
