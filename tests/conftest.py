@@ -410,3 +410,33 @@ def make_wisenet_sandbox(tmp_path: Path) -> Iterator[Any]:
 def wisenet_sandbox(make_wisenet_sandbox: Any) -> WisenetSandbox:
     sandbox: WisenetSandbox = make_wisenet_sandbox()
     return sandbox
+
+
+def run_cli(store: Store, home: Path, *args: str, env: dict[str, str] | None = None) -> Any:
+    """``learnerledger`` with ``args``, on ``store`` and the home ``home``, in-process."""
+    from click.testing import CliRunner
+
+    from learnerledger.cli import main
+
+    return CliRunner().invoke(
+        main, ["--home", str(home), "--database-url", str(store.engine.url), *args], env=env
+    )
+
+
+def connect_custom_cli(store: Store, home: Path, sandbox: XeroSandbox) -> None:
+    """``connect xero --custom-connection`` to the sandbox's organisation."""
+    result = run_cli(
+        store,
+        home,
+        "connect",
+        "xero",
+        "--custom-connection",
+        "--client-id",
+        sandbox.client_id,
+        "--client-secret",
+        sandbox.client_secret,
+        "--base-url",
+        sandbox.url,
+    )
+    assert result.exit_code == 0, result.output
+    assert "Connected 'Demo Training Co'" in result.stdout

@@ -36,7 +36,7 @@ from learnerledger.text import count
 from learnerledger.web import create_app as create_web_app
 from learnerledger.web.auth import Users
 from learnerledger.xero import connect_custom, pull_contacts
-from learnerledger.xero.branding import DEFAULT_TEMPLATE_THEME, check_branding, read_themes
+from learnerledger.xero.branding import DEFAULT_TEMPLATE_THEME, check_organisation
 from learnerledger.xero.client import open_client as open_xero
 
 __all__ = ["DemoResult", "run_demo"]
@@ -236,11 +236,7 @@ def run_demo(
             echo("")
             echo("15. The invoice template: learners' invoices print first and last name...")
             _upload_template(xero.url, connection.tenant_id)
-            branding = check_branding(
-                connection.name,
-                read_themes(client),
-                [],
-            )
+            branding = check_organisation(store, client)
             default = branding.default.name if branding.default else "none"
             echo(
                 f"   Invoices use '{default}' "

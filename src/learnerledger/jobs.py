@@ -60,6 +60,7 @@ __all__ = [
     "ProgressListener",
     "RunRow",
     "check_not_running",
+    "note_waits",
 ]
 
 # A run keeps this many problems; the count of the rest is kept too (``problems_dropped``).
@@ -399,6 +400,30 @@ class Job:
                         lease_ms=self.lease_ms,
                     )
                     last_renewal = time.monotonic()
+
+
+def note_waits(job: Job, client: Any) -> None:
+    """Show ``client``'s waits on the rate budget (events with ``limit`` and ``until``) and its
+    retries (events with a ``reason``) as notes on the job's progress: the stage, the counts and
+    the detail of the last progress event stay as they were."""
+
+    def waiting(event: Any) -> None:
+        until = getattr(event, "until", None)
+        if until is not None:
+            note = f"waiting on the rate budget ({event.limit}) until {until.astimezone():%H:%M:%S}"
+        else:
+            note = f"retrying: {event.reason}"
+        last = job.last_event
+        job.progress(
+            last.stage if last else "reading",
+            last.done if last else 0,
+            last.total if last else None,
+            note=note,
+            detail=last.detail if last is not None else None,
+        )
+
+    client.on_event = waiting
+    client.budget.on_wait = waiting
 
 
 def check_not_running(

@@ -9,10 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from click.testing import CliRunner
 
-from conftest import XeroSandbox
-from learnerledger.cli import main
+from conftest import XeroSandbox, connect_custom_cli, run_cli
 from learnerledger.domain.mirror import MirroredContact
 from learnerledger.store import Store
 from learnerledger.xero.branding import (
@@ -21,29 +19,6 @@ from learnerledger.xero.branding import (
     check_branding,
     parse_themes,
 )
-
-
-def _run(store: Store, home: Path, *args: str) -> Any:
-    return CliRunner().invoke(
-        main, ["--home", str(home), "--database-url", str(store.engine.url), *args]
-    )
-
-
-def _connect(store: Store, home: Path, sandbox: XeroSandbox) -> None:
-    result = _run(
-        store,
-        home,
-        "connect",
-        "xero",
-        "--custom-connection",
-        "--client-id",
-        sandbox.client_id,
-        "--client-secret",
-        sandbox.client_secret,
-        "--base-url",
-        sandbox.url,
-    )
-    assert result.exit_code == 0, result.output
 
 
 def _upload(sandbox: XeroSandbox, name: str, *, default: bool) -> list[dict[str, Any]]:
@@ -61,9 +36,9 @@ def test_check_xero_follows_the_default_theme(
     xero_sandbox: XeroSandbox, store: Store, tmp_path: Path
 ) -> None:
     home = tmp_path / "home"
-    _connect(store, home, xero_sandbox)
+    connect_custom_cli(store, home, xero_sandbox)
 
-    first = _run(store, home, "check", "xero", "--json")
+    first = run_cli(store, home, "check", "xero", "--json")
     assert first.exit_code == 1
     report = json.loads(first.stdout)
     assert report["default_theme"]["name"] == "Standard"
@@ -72,7 +47,7 @@ def test_check_xero_follows_the_default_theme(
     assert "No branding theme is named" in report["problems"][0]
 
     _upload(xero_sandbox, DEFAULT_TEMPLATE_THEME, default=False)
-    uploaded = _run(store, home, "check", "xero")
+    uploaded = run_cli(store, home, "check", "xero")
     assert uploaded.exit_code == 1
     assert "invoices use the branding theme 'Standard'" in uploaded.stdout
     assert "Make default" in uploaded.stderr
@@ -80,11 +55,11 @@ def test_check_xero_follows_the_default_theme(
     themes = _upload(xero_sandbox, DEFAULT_TEMPLATE_THEME, default=True)
     assert [t["Name"] for t in themes] == [DEFAULT_TEMPLATE_THEME, "Standard"]
     assert [t["SortOrder"] for t in themes] == [0, 1]
-    done = _run(store, home, "check", "xero")
+    done = run_cli(store, home, "check", "xero")
     assert done.exit_code == 0, done.output
     assert f"invoices use the branding theme '{DEFAULT_TEMPLATE_THEME}'" in done.stdout
 
-    named = _run(store, home, "check", "xero", "--theme", "Standard", "--json")
+    named = run_cli(store, home, "check", "xero", "--theme", "Standard", "--json")
     assert named.exit_code == 1
     assert json.loads(named.stdout)["expected_theme"] == "Standard"
 

@@ -5,41 +5,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from conftest import OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, XeroSandbox, browser_consent
-from learnerledger.cli import EXIT_PAUSED, main
+from conftest import (
+    OAUTH_CLIENT_ID,
+    OAUTH_CLIENT_SECRET,
+    XeroSandbox,
+    browser_consent,
+    connect_custom_cli,
+    run_cli,
+)
+from learnerledger.cli import EXIT_PAUSED
 from learnerledger.sandbox.xero.seed import seed_organisation
 from learnerledger.store import Store
-
-
-def _run(store: Store, home: Path, *args: str, env: dict[str, str] | None = None) -> Any:
-    return CliRunner().invoke(
-        main,
-        ["--home", str(home), "--database-url", str(store.engine.url), *args],
-        env=env,
-    )
-
-
-def _connect(store: Store, home: Path, sandbox: XeroSandbox) -> None:
-    result = _run(
-        store,
-        home,
-        "connect",
-        "xero",
-        "--custom-connection",
-        "--client-id",
-        sandbox.client_id,
-        "--client-secret",
-        sandbox.client_secret,
-        "--base-url",
-        sandbox.url,
-    )
-    assert result.exit_code == 0, result.output
-    assert "Connected 'Demo Training Co'" in result.stdout
 
 
 def test_connect_custom_then_pull_contacts_as_json(
@@ -47,21 +26,21 @@ def test_connect_custom_then_pull_contacts_as_json(
 ) -> None:
     seeded = seed_organisation(xero_sandbox.store, seed=2, scale=0.2)
     home = tmp_path / "home"
-    _connect(store, home, xero_sandbox)
-    result = _run(store, home, "pull", "contacts", "--json")
+    connect_custom_cli(store, home, xero_sandbox)
+    result = run_cli(store, home, "pull", "contacts", "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["status"] == "succeeded"
     assert report["counts"]["contacts"]["written"] == seeded.contacts
     assert report["counts"]["calls"] == 1
-    human = _run(store, home, "pull", "contacts")
+    human = run_cli(store, home, "pull", "contacts")
     assert human.exit_code == 0
     assert "0 mirrored" in human.stdout
     assert "contacts:" in human.stderr  # progress
 
 
 def test_a_custom_connection_needs_its_secret(store: Store, tmp_path: Path) -> None:
-    result = _run(
+    result = run_cli(
         store, tmp_path, "connect", "xero", "--custom-connection", "--client-id", "x", env={}
     )
     assert result.exit_code == 2
@@ -79,7 +58,7 @@ def test_connect_in_the_browser(
         return True
 
     monkeypatch.setattr("webbrowser.open", fake_open)
-    result = _run(
+    result = run_cli(
         store,
         tmp_path / "home",
         "connect",
@@ -116,8 +95,8 @@ def test_a_paused_pull_exits_with_tempfail_and_says_when(
                 now_ms=1_735_689_600_000 + n * 1000,
             )
     home = tmp_path / "home"
-    _connect(store, home, xero_sandbox)
-    result = _run(
+    connect_custom_cli(store, home, xero_sandbox)
+    result = run_cli(
         store, home, "pull", "contacts", "--json", env={"LEARNERLEDGER_XERO_DAY_LIMIT": "1"}
     )
     assert result.exit_code == EXIT_PAUSED
@@ -125,12 +104,12 @@ def test_a_paused_pull_exits_with_tempfail_and_says_when(
     assert report["status"] == "paused"
     assert report["resumes_at"]
     assert "Paused: Xero's daily call limit for 'Demo Training Co' is spent" in result.stderr
-    status = json.loads(_run(store, home, "status", "--json").stdout)
+    status = json.loads(run_cli(store, home, "status", "--json").stdout)
     assert status["last_runs"][0]["status"] == "paused"
 
 
 def test_pulling_without_a_connection_says_how_to_connect(store: Store, tmp_path: Path) -> None:
-    result = _run(store, tmp_path, "pull", "contacts")
+    result = run_cli(store, tmp_path, "pull", "contacts")
     assert result.exit_code == 1
     assert "No Xero organisation is connected" in result.stderr
     assert "learnerledger connect xero" in result.stderr

@@ -28,20 +28,12 @@ def check() -> None:
 def xero(ctx: click.Context, tenant: str | None, theme: str | None, as_json: bool) -> None:
     """Read the branding themes and say which one invoices use; exits 1 when learners'
     invoices would not print with the invoice template."""
-    from learnerledger.store import links, mirror
-    from learnerledger.xero.branding import DEFAULT_TEMPLATE_THEME, check_branding, read_themes
+    from learnerledger.xero.branding import DEFAULT_TEMPLATE_THEME, check_organisation
     from learnerledger.xero.client import open_client
 
     store = open_store(ctx)
     with open_client(store, get_config(ctx), tenant=tenant) as client:
-        themes = read_themes(client)
-        with store.read() as conn:
-            linked, _ = links.load_links(conn, client.connection.id)
-            index = mirror.load_contact_index(conn, client.connection.id)
-        contacts = [index.by_id[c] for c in linked.values() if c in index.by_id]
-        result = check_branding(
-            client.organisation, themes, contacts, expected=theme or DEFAULT_TEMPLATE_THEME
-        )
+        result = check_organisation(store, client, expected=theme or DEFAULT_TEMPLATE_THEME)
 
     def human() -> None:
         default = result.default.name if result.default else "none"

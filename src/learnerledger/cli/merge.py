@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from learnerledger.cli.options import get_config, json_option, open_store, tenant_option
 from learnerledger.cli.render import Group, line, note, paused, report
-from learnerledger.jobs import ProgressEvent
+
+if TYPE_CHECKING:
+    from learnerledger.jobs import ProgressEvent
 
 __all__ = ["merge"]
 

@@ -4,7 +4,7 @@ learners in the SMS (Wisenet, or the local store of a CSV source)."""
 from __future__ import annotations
 
 from contextlib import ExitStack
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -16,7 +16,9 @@ from learnerledger.cli.options import (
     tenant_option,
 )
 from learnerledger.cli.render import Group, line, note, paused, report
-from learnerledger.jobs import ProgressEvent
+
+if TYPE_CHECKING:
+    from learnerledger.jobs import ProgressEvent
 
 __all__ = ["open_wisenet_target", "resync"]
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from learnerledger.domain.contact import ContactMapping, diff_contact, mapped_hash
 from learnerledger.errors import BudgetSpent, ServerError, TransientError, UnexpectedResponse
-from learnerledger.jobs import Job, ProgressListener
+from learnerledger.jobs import Job, ProgressListener, note_waits
 from learnerledger.merge.money import Difference, MoneyNotConserved, Snapshot, compare, snapshot
 from learnerledger.merge.plan import BATCH, ClusterPlan, MergePlan, move_payload
 from learnerledger.merge.reads import plan_merges, read_documents
@@ -38,9 +38,8 @@ from learnerledger.store.merges import MergeStep, NewMergeStep, StoredCluster
 from learnerledger.text import count
 from learnerledger.xero.client import ItemResult
 from learnerledger.xero.protocols import ContactMerger
-from learnerledger.xero.ratelimit import Waiting
 
-__all__ = ["JOB", "SWAP_REFUSED", "ApplyReport", "merge_apply", "progress_notes"]
+__all__ = ["JOB", "SWAP_REFUSED", "ApplyReport", "merge_apply"]
 
 JOB = "merge apply"
 # A cluster whose swap Xero refused: it waits for Xero's Merge, and no later run swaps it.
@@ -498,27 +497,6 @@ class _Runner:
 # -- the job -----------------------------------------------------------------------------------
 
 
-def progress_notes(job: Job, client: ContactMerger) -> None:
-    """Show waits on the rate budget and retries as notes of the job's progress."""
-
-    def waiting(event: Any) -> None:
-        if isinstance(event, Waiting):
-            until = event.until.astimezone().strftime("%H:%M:%S")
-            note = f"waiting on the rate budget ({event.limit}) until {until}"
-        else:
-            note = f"retrying: {event.reason}"
-        last = job.last_event
-        job.progress(
-            last.stage if last else "reading",
-            last.done if last else 0,
-            last.total if last else None,
-            note=note,
-        )
-
-    client.on_event = waiting
-    client.budget.on_wait = waiting
-
-
 def _baseline_check(
     planned_snapshots: Mapping[str, Snapshot],
     acting: Sequence[ClusterPlan],
@@ -577,7 +555,7 @@ def merge_apply(
         on_progress=on_progress,
     )
     if on_progress is not None:
-        progress_notes(job, client)
+        note_waits(job, client)
     with job:
         report.run_id = job.run_id
         try:

@@ -30,8 +30,8 @@ from typing import Any
 
 from learnerledger.domain.contact import ContactMapping
 from learnerledger.errors import BudgetSpent
-from learnerledger.jobs import Job, ProgressListener
-from learnerledger.merge.apply import SWAP_REFUSED, progress_notes
+from learnerledger.jobs import Job, ProgressListener, note_waits
+from learnerledger.merge.apply import SWAP_REFUSED
 from learnerledger.merge.money import Difference, MoneyNotConserved, Snapshot, compare, dollars
 from learnerledger.merge.plan import ClusterPlan, ContactRef
 from learnerledger.merge.reads import plan_merges
@@ -225,7 +225,7 @@ def merge_verify(
         on_progress=on_progress,
     )
     if on_progress is not None:
-        progress_notes(job, client)
+        note_waits(job, client)
     with job:
         report.run_id = job.run_id
         stored = merges.load_clusters(store, connection.id)

@@ -25,7 +25,7 @@ from learnerledger.domain.contact import ContactMapping, diff_contact
 from learnerledger.domain.mirror import ContactIndex, MirroredContact
 from learnerledger.domain.states import PlanState
 from learnerledger.errors import BudgetSpent, ServerError, TransientError, UnexpectedResponse
-from learnerledger.jobs import Job, ProgressListener
+from learnerledger.jobs import Job, ProgressListener, note_waits
 from learnerledger.matching import MatchSettings
 from learnerledger.store import Store, cursors, links, mirror
 from learnerledger.store import duplicates as pairs_repo
@@ -47,7 +47,6 @@ from learnerledger.text import count
 from learnerledger.xero.client import ItemResult
 from learnerledger.xero.mirror import pull_contacts, store_contacts
 from learnerledger.xero.protocols import ContactSyncer
-from learnerledger.xero.ratelimit import Waiting
 from learnerledger.xero.wire import Contact, to_ms
 
 __all__ = ["SyncReport", "sync_learners"]
@@ -434,25 +433,8 @@ def sync_learners(
         record=not dry_run,
     )
 
-    def waiting(event: Any) -> None:
-        if isinstance(event, Waiting):
-            until = event.until.astimezone().strftime("%H:%M:%S")
-            note = f"waiting on the rate budget ({event.limit}) until {until}"
-        else:
-            note = f"retrying: {event.reason}"
-        last = job.last_event
-        detail = last.detail if last is not None else None
-        job.progress(
-            last.stage if last else "reading",
-            last.done if last else 0,
-            last.total if last else None,
-            note=note,
-            detail=detail,
-        )
-
     if on_progress is not None:
-        client.on_event = waiting
-        client.budget.on_wait = waiting
+        note_waits(job, client)
 
     with job:
         report.run_id = job.run_id

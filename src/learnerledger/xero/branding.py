@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from learnerledger.domain.mirror import MirroredContact
+from learnerledger.store import Store, links, mirror
 
 __all__ = [
     "DEFAULT_TEMPLATE_THEME",
@@ -24,6 +25,7 @@ __all__ = [
     "BrandingTheme",
     "ThemeReader",
     "check_branding",
+    "check_organisation",
     "parse_themes",
     "read_themes",
 ]
@@ -33,7 +35,12 @@ DEFAULT_TEMPLATE_THEME = "Learners (first and last name)"
 
 
 class ThemeReader(Protocol):
-    """A Xero client that can send one GET (``XeroClient.request``)."""
+    """A Xero client that can send one GET (``XeroClient.request``) for its organisation."""
+
+    connection: Any
+
+    @property
+    def organisation(self) -> str: ...
 
     def request(self, method: str, path: str) -> Any: ...
 
@@ -138,3 +145,16 @@ def check_branding(
             f"(listed with --json), Edit, and set its branding theme to '{expected}'."
         )
     return check
+
+
+def check_organisation(
+    store: Store, client: ThemeReader, *, expected: str = DEFAULT_TEMPLATE_THEME
+) -> BrandingCheck:
+    """``learnerledger check xero``: the themes (one call) and the learners' own contacts as
+    the local mirror holds them (no call)."""
+    themes = read_themes(client)
+    with store.read() as conn:
+        linked, _ = links.load_links(conn, client.connection.id)
+        index = mirror.load_contact_index(conn, client.connection.id)
+    contacts = [index.by_id[c] for c in linked.values() if c in index.by_id]
+    return check_branding(client.organisation, themes, contacts, expected=expected)
