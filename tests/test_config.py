@@ -83,6 +83,7 @@ def test_defaults_pass_their_checks() -> None:
         ("contact_name_template", "{FirstName} {LastName}", "must contain {RefInternal}"),
         ("contact_name_template", "{Nickname} {RefInternal}", "{Nickname}"),
         ("contact_fields", "Name,Fax", "'Fax'"),
+        ("contact_fields", "FirstName,LastName", "must own the contact field 'Name'"),
         ("phone_region", "XX", "not a country code"),
         ("xero_day_limit", "lots", "whole number"),
     ],

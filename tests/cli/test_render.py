@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import click
 from click.testing import CliRunner
 
 from learnerledger.cli.options import json_option
-from learnerledger.cli.render import EXIT_PAUSED, Group, line, note, paused, report
+from learnerledger.cli.render import (
+    EXIT_PAUSED,
+    Group,
+    ProgressBars,
+    line,
+    note,
+    paused,
+    report,
+)
 from learnerledger.errors import LearnerLedgerError
+from learnerledger.jobs import ProgressEvent
 
 
 @click.group(cls=Group)
@@ -52,3 +62,37 @@ def test_errors_are_one_paragraph_and_exit_1() -> None:
     assert result.exit_code == 1
     assert result.stdout == ""
     assert result.stderr == "Error: Nothing to read. Run `pull` first.\n"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _event(stage: str, done: int, total: int | None, note: str = "") -> ProgressEvent:
+    return ProgressEvent("sync learners", "Demo", 1, stage, done, total, note)
+
+
+def test_progress_bars_draw_each_stage_on_a_terminal_and_nothing_elsewhere() -> None:
+    terminal = _Terminal()
+    bars = ProgressBars(terminal)
+    bars(_event("sending", 0, 4))
+    bars(_event("sending", 2, 4, "waiting 3 s for Xero's minute limit"))
+    bars(_event("sending", 4, 4))
+    bars(_event("looking up", 1, None))  # no total: nothing to draw
+    bars(_event("reading", 1, 2))
+    bars.end()
+    drawn = terminal.getvalue()
+    assert "sending" in drawn
+    assert "waiting 3 s for Xero's minute limit" in drawn
+    assert "100%" in drawn
+    assert "50%" in drawn
+    assert "looking up" not in drawn
+    assert drawn.index("sending") < drawn.index("reading")
+    assert drawn.endswith("\n")  # end() leaves the cursor on a line of its own
+
+    log = io.StringIO()
+    quiet = ProgressBars(log)
+    quiet(_event("sending", 1, 4))
+    quiet.end()
+    assert log.getvalue() == ""

@@ -10,17 +10,22 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import click
 
 from learnerledger.errors import LearnerLedgerError
 
+if TYPE_CHECKING:
+    from learnerledger.jobs import ProgressEvent
+
 __all__ = [
     "EXIT_ERROR",
     "EXIT_PAUSED",
     "Group",
+    "ProgressBars",
     "error",
     "line",
     "note",
@@ -40,6 +45,39 @@ def line(text: str = "") -> None:
 def note(text: str) -> None:
     """Progress, a note or a prompt's context (stderr)."""
     click.echo(text, err=True)
+
+
+class ProgressBars:
+    """A progress listener that draws a bar on a terminal (stderr) for each stage of a job that
+    knows its total, its label the stage and any wait or retry. Off a terminal it draws nothing,
+    so logs keep only the report. Call :meth:`end` before printing anything else."""
+
+    def __init__(self, file: TextIO | None = None) -> None:
+        self.file = file if file is not None else sys.stderr
+        self._bar: Any = None
+        self._stage: tuple[str, str] | None = None
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if not event.total or not self.file.isatty():
+            return
+        stage = (event.job, event.stage)
+        label = f"   {event.stage}" + (f" ({event.note})" if event.note else "")
+        if stage != self._stage:
+            self.end()
+            self._bar = click.progressbar(
+                length=event.total, label=label, file=self.file, width=30
+            )
+            self._bar.__enter__()
+            self._stage = stage
+        self._bar.label = label
+        self._bar.update(min(event.done, event.total) - self._bar.pos)
+        self._bar.render_progress()
+
+    def end(self) -> None:
+        """Finish the bar being drawn, if any, on a line of its own."""
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+        self._bar, self._stage = None, None
 
 
 def report(document: Any, *, as_json: bool, human: Callable[[], None]) -> None:

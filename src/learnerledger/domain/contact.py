@@ -151,6 +151,12 @@ class ContactMapping:
                 + ", ".join(ALL_FIELDS)
                 + "."
             )
+        if "Name" not in self.fields:
+            raise MappingError(
+                "The mapping must own the contact field 'Name': Xero refuses a new contact "
+                "without one, and the unique Name (with the RefInternal) is what keeps two "
+                "learners of the same name apart."
+            )
 
     @classmethod
     def from_settings(cls, name_template: str, fields: Iterable[str]) -> ContactMapping:

@@ -15,6 +15,8 @@ __all__ = ["ServerThread", "port_is_free", "serve"]
 
 def port_is_free(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As the server binds: a port a stopped server left in TIME_WAIT can be listened on.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
