@@ -423,11 +423,9 @@ def run_cli(store: Store, home: Path, *args: str, env: dict[str, str] | None = N
     )
 
 
-def connect_custom_cli(store: Store, home: Path, sandbox: XeroSandbox) -> None:
-    """``connect xero --custom-connection`` to the sandbox's organisation."""
-    result = run_cli(
-        store,
-        home,
+def connect_custom_args(sandbox: XeroSandbox) -> tuple[str, ...]:
+    """The command line of ``connect xero --custom-connection`` to the sandbox's organisation."""
+    return (
         "connect",
         "xero",
         "--custom-connection",
@@ -438,5 +436,10 @@ def connect_custom_cli(store: Store, home: Path, sandbox: XeroSandbox) -> None:
         "--base-url",
         sandbox.url,
     )
+
+
+def connect_custom_cli(store: Store, home: Path, sandbox: XeroSandbox) -> None:
+    """``connect xero --custom-connection`` to the sandbox's organisation."""
+    result = run_cli(store, home, *connect_custom_args(sandbox))
     assert result.exit_code == 0, result.output
     assert "Connected 'Demo Training Co'" in result.stdout

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from conftest import XeroSandbox
+from conftest import XeroSandbox, connect_custom_args
 from learnerledger.cli import main
 from sync.test_sync_learners import ROOMY, by_number, xero_contacts
 
@@ -66,17 +66,7 @@ def _flow(sandbox: XeroSandbox, database_url: str, home: Path, export: Path) -> 
         assert result.exit_code == 0, result.output
         return json.loads(result.stdout) if "--json" in args else result.stdout
 
-    connect = (
-        "connect",
-        "xero",
-        "--custom-connection",
-        "--client-id",
-        sandbox.client_id,
-        "--client-secret",
-        sandbox.client_secret,
-        "--base-url",
-        sandbox.url,
-    )
+    connect = connect_custom_args(sandbox)
     return {
         "import": run("import", "learners", str(export), "--json"),
         "connect": run(*connect),
