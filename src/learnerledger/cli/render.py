@@ -64,9 +64,7 @@ class ProgressBars:
         label = f"   {event.stage}" + (f" ({event.note})" if event.note else "")
         if stage != self._stage:
             self.end()
-            self._bar = click.progressbar(
-                length=event.total, label=label, file=self.file, width=30
-            )
+            self._bar = click.progressbar(length=event.total, label=label, file=self.file, width=30)
             self._bar.__enter__()
             self._stage = stage
         self._bar.label = label
