@@ -139,10 +139,11 @@ def test_diff_sends_only_what_changed() -> None:
 
 
 def test_diff_treats_xeros_blanks_as_empty() -> None:
-    mapped = ContactMapping(fields=("EmailAddress", "Phones.DEFAULT")).contact(
+    mapped = ContactMapping(fields=("Name", "EmailAddress", "Phones.DEFAULT")).contact(
         learner(email="", phone_home="")
     )
     xero_view = {
+        "Name": mapped["Name"],
         "EmailAddress": "",
         "Phones": [{"PhoneType": "DEFAULT", "PhoneNumber": ""}],
         "ContactNumber": "DAU0000072",
