@@ -1,10 +1,11 @@
 """Make the web UI's screenshots in docs/screenshots/ (the README and docs/web.md show them).
 
 Anyone can run it again: it seeds both sandboxes with a small Demo Training Co, connects
-learnerledger to them, pulls and syncs the learners, finds the duplicates, mirrors the
-documents and resyncs them to Wisenet, then signs in with Playwright driving Debian's
-headless Chromium (``/usr/bin/chromium``; ``apt-get install chromium``), reconciles from the
-Documents page and captures each page::
+learnerledger to them, pulls and syncs the learners, finds the duplicates (a few confirmed and
+merged in Xero, a few more confirmed only), mirrors the documents and resyncs them to Wisenet,
+then signs in with Playwright driving Debian's headless Chromium (``/usr/bin/chromium``;
+``apt-get install chromium``), reconciles from the Documents page, makes the merge plan and
+applies it from the Merge page, and captures each page::
 
     .venv/bin/python docs/screenshots/make.py [--scale 0.05] [--out docs/screenshots]
 """
@@ -39,6 +40,7 @@ from learnerledger.xero.client import open_client as open_xero
 
 CHROMIUM = "/usr/bin/chromium"
 MERGED = 6  # duplicates confirmed and merged in Xero before the resync
+CONFIRMED = 4  # more duplicates confirmed, for the Merge page's plan and worklist
 PAGES = [
     ("login", "/login"),
     ("dashboard", "/"),
@@ -97,9 +99,28 @@ def prepare(home: Path, scale: float) -> tuple[ServerThread, list[ServerThread],
             merged += 1
             if merged == MERGED:
                 break
+        confirmed = [
+            p
+            for p in duplicates.list_pairs(store, connection.id, status="auto")
+            if p.survivor_id and p.decision is None
+        ][:CONFIRMED]
+        for pair in confirmed:
+            decide(store, connection.id, "confirmed", pair=(pair.ref_internal, pair.contact_id))
         pull_documents(store, client)
         with open_wisenet(wconn.base_url, wconn.api_key) as wclient:
             resync_documents(store, client, wisenet=WisenetTarget(wclient, wconn.id, 10_000))
+        # Half of those learners have a new invoice on their own contact: no swap for them, so
+        # their legacy contacts' paid history goes on the worklist for Xero's Merge.
+        for pair in confirmed[::2]:
+            fee = {"Description": "Course fee", "Quantity": 1, "UnitAmount": "450.00"}
+            draft = {
+                "Type": "ACCREC",
+                "Contact": {"ContactID": pair.survivor_id},
+                "Status": "DRAFT",
+                "LineItems": [{**fee, "AccountCode": "210"}],
+            }
+            key = f"screenshots-{pair.ref_internal}"
+            client.request("PUT", "Invoices", body={"Invoices": [draft]}, idempotency_key=key)
     Users(store).add("finance", "admin", "screenshots only")
     web = ServerThread(create_web(store, config)).start()
     return web, [xero, wisenet], web.url
@@ -115,6 +136,24 @@ def reconcile(page: Any, url: str, timeout: float = 120) -> None:
             raise TimeoutError("the reconciliation did not finish")
         time.sleep(1)
         page.reload()
+
+
+def merge(page: Any, url: str, out: Path) -> list[Path]:
+    """The Merge page: the plan (its clusters with history only Xero's Merge moves), then,
+    once applied, the worklist."""
+    page.goto(url + "/merge")
+    page.get_by_role("button", name="Make the plan").click()
+    page.locator(".totals").wait_for(timeout=120_000)  # the page reloads when the plan is made
+    if page.locator("option[value=worklist]").count():
+        page.goto(url + "/merge?state=worklist")
+    plan = out / "merge.png"
+    page.screenshot(path=str(plan), full_page=True)
+    page.get_by_role("button", name="Apply the plan").click()
+    page.locator("#apply-h + p.summary").wait_for(timeout=120_000)
+    page.evaluate("document.getElementById('worklist-h').scrollIntoView()")
+    worklist = out / "merge-worklist.png"
+    page.screenshot(path=str(worklist))
+    return [plan, worklist]
 
 
 def capture(url: str, out: Path) -> list[Path]:
@@ -133,6 +172,9 @@ def capture(url: str, out: Path) -> list[Path]:
         page.wait_for_url(url + "/")
         reconcile(page, url)
         for name, path in PAGES[1:]:
+            if name == "merge":
+                made += merge(page, url, out)
+                continue
             page.goto(url + path)
             target = out / f"{name}.png"
             page.screenshot(

@@ -124,6 +124,25 @@ def test_the_documents_pages_and_the_resync_are_locked_like_every_address(web: W
     assert web.jobs.tasks() == []
 
 
+MERGE_PAGES = ("/merge", "/merge/worklist.csv", "/merge/worklist.html")
+MERGE_FORMS = ("/merge/plan", "/merge/apply", "/merge/verify")
+
+
+def test_the_merge_page_and_its_steps_are_locked_like_every_address(web: Web) -> None:
+    addresses = _addresses(web)
+    for path in (*MERGE_PAGES, "/api/merge"):
+        assert ("GET", path) in addresses, path
+    for path in MERGE_FORMS:
+        assert path in _posts(web), path  # so the CSRF and viewer tests send it
+    anonymous = web.client()
+    for method, path in [*(("GET", p) for p in MERGE_PAGES), *(("POST", p) for p in MERGE_FORMS)]:
+        answer = anonymous.request(method, path)
+        assert answer.status_code == 303, path
+        assert answer.headers["location"].startswith("/login?next="), path
+    assert anonymous.get("/api/merge").status_code == 401
+    assert web.jobs.tasks() == []
+
+
 def test_signing_in_needs_the_forms_csrf_token(web: Web) -> None:
     client = web.client()
     login = client.get("/login")

@@ -80,36 +80,18 @@ def _print_cluster(c: Any) -> None:
 def plan_command(ctx: click.Context, tenant: str | None, as_json: bool) -> None:
     """Show, per confirmed cluster, what moves through the API, what needs Xero's Merge, and
     the calls it costs. Writes nothing."""
-    from learnerledger.jobs import Job
-    from learnerledger.merge import plan_merges
-    from learnerledger.merge.money import dollars
+    from learnerledger.merge import merge_plan
     from learnerledger.xero.client import open_client
 
     store = open_store(ctx)
     with open_client(store, get_config(ctx), tenant=tenant) as client:
-        job = Job(
-            store,
-            "merge plan",
-            connection_id=client.connection.id,
-            organisation=client.organisation,
-            on_progress=_progress(as_json),
-            record=False,
-        )
-        planned = None
-        with job:
-            planned = plan_merges(store, client, job, mapping=_mapping(ctx))
-    if planned is None:
-        assert job.paused is not None
-        paused(ctx, str(job.paused))
+        planned = merge_plan(store, client, mapping=_mapping(ctx), on_progress=_progress(as_json))
+    if planned.plan is None:
+        paused(ctx, planned.message)
     plan = planned.plan
 
     def human() -> None:
-        totals = plan.totals()
-        line(
-            f"Merge plan for {plan.organisation}: "
-            + ", ".join(f"{n} {state.replace('_', ' ')}" for state, n in totals.items() if n)
-            + f" ({len(plan.clusters)} clusters); outstanding {dollars(plan.outstanding)}."
-        )
+        line(plan.summary())
         for c in plan.clusters:
             _print_cluster(c)
         line(f"Applying it costs about {plan.calls} API calls.")

@@ -7,7 +7,7 @@ from learnerledger.merge.apply import ApplyReport, merge_apply
 from learnerledger.merge.duplicates import DuplicatesReport, decide, find_duplicates_job
 from learnerledger.merge.money import Difference, MoneyNotConserved, Snapshot, compare
 from learnerledger.merge.plan import ClusterPlan, MergePlan, make_merge_plan
-from learnerledger.merge.reads import plan_merges
+from learnerledger.merge.reads import PlanReport, merge_plan, plan_merges
 from learnerledger.merge.verify import VerifyReport, merge_verify
 from learnerledger.merge.worklist import WorklistItem, worklist_csv, worklist_html
 
@@ -18,6 +18,7 @@ __all__ = [
     "DuplicatesReport",
     "MergePlan",
     "MoneyNotConserved",
+    "PlanReport",
     "Snapshot",
     "VerifyReport",
     "WorklistItem",
@@ -26,6 +27,7 @@ __all__ = [
     "find_duplicates_job",
     "make_merge_plan",
     "merge_apply",
+    "merge_plan",
     "merge_verify",
     "plan_merges",
     "worklist_csv",

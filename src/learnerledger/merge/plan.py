@@ -323,6 +323,16 @@ class MergePlan:
             writes += math.ceil(len(phase_items) / BATCH)
         return self.read_calls + writes + (self.read_calls if acting else 0)
 
+    def summary(self) -> str:
+        """One line: the clusters per state and what they still owe."""
+        totals = self.totals()
+        return (
+            f"Merge plan for {self.organisation}: "
+            + ", ".join(f"{n} {state.replace('_', ' ')}" for state, n in totals.items() if n)
+            + f" ({count(len(self.clusters), 'cluster')}); outstanding "
+            f"{dollars(self.outstanding)}."
+        )
+
     def as_json(self) -> dict[str, Any]:
         return {
             "organisation": self.organisation,

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from learnerledger.domain.contact import ContactMapping
 from learnerledger.domain.documents import MirroredDocument
 from learnerledger.domain.mirror import ContactIndex
-from learnerledger.errors import UnexpectedResponse
-from learnerledger.jobs import Job
+from learnerledger.errors import BudgetSpent, UnexpectedResponse
+from learnerledger.jobs import Job, ProgressListener, note_waits
 from learnerledger.merge.money import Snapshot, snapshot
 from learnerledger.merge.plan import MergePlan, cluster_contacts, make_merge_plan
 from learnerledger.store import Store, links, merges, mirror
@@ -31,7 +31,17 @@ from learnerledger.xero.mirror import pull_contacts, store_contacts
 from learnerledger.xero.protocols import ContactMerger
 from learnerledger.xero.wire import Document, WireError, parse_guid, to_ms
 
-__all__ = ["Planned", "plan_merges", "read_documents", "refresh_contacts"]
+__all__ = [
+    "JOB",
+    "PlanReport",
+    "Planned",
+    "merge_plan",
+    "plan_merges",
+    "read_documents",
+    "refresh_contacts",
+]
+
+JOB = "merge plan"
 
 
 def _mirrored(d: Document) -> MirroredDocument:
@@ -190,3 +200,44 @@ def plan_merges(
         for c in plan.clusters
     }
     return Planned(plan, snapshots, index)
+
+
+@dataclass
+class PlanReport:
+    """``merge plan``: the plan (None when a spent rate budget paused the read) and a line
+    saying what it holds. A plan writes nothing and keeps no run record."""
+
+    organisation: str
+    status: str  # succeeded | paused
+    message: str
+    plan: MergePlan | None = None
+    paused: BudgetSpent | None = None
+    run_id: int | None = None  # a plan is no run of the History
+
+
+def merge_plan(
+    store: Store,
+    client: ContactMerger,
+    *,
+    mapping: ContactMapping,
+    on_progress: ProgressListener | None = None,
+) -> PlanReport:
+    """Read every confirmed cluster afresh and plan it, as ``learnerledger merge plan`` does:
+    a dry run of the job frame (no lease, no run record; nothing is written to Xero)."""
+    job = Job(
+        store,
+        JOB,
+        connection_id=client.connection.id,
+        organisation=client.organisation,
+        on_progress=on_progress,
+        record=False,
+    )
+    if on_progress is not None:
+        note_waits(job, client)
+    planned = None
+    with job:
+        planned = plan_merges(store, client, job, mapping=mapping)
+    if planned is None:
+        return PlanReport(client.organisation, "paused", job.message, paused=job.paused)
+    plan = planned.plan
+    return PlanReport(client.organisation, "succeeded", plan.summary(), plan)

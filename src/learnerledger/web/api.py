@@ -13,6 +13,7 @@ from starlette.routing import Route
 from learnerledger.resync.reconcile import reconciliation_csv as reconciliation_text
 from learnerledger.store import history
 from learnerledger.web import documents as documents_view
+from learnerledger.web import merge as merge_view
 from learnerledger.web import views
 
 __all__ = ["routes"]
@@ -77,7 +78,16 @@ def duplicates(request: Request) -> Response:
 
 @_threaded
 def merge(request: Request) -> Response:
-    return _json(views.merge_clusters(request.app.state.store, _org(request)))
+    q = request.query_params
+    return _json(
+        merge_view.merge(
+            request.app.state.store,
+            _org(request),
+            request.app.state.jobs,
+            state=q.get("state") or None,
+            page=views.number(q.get("page")),
+        )
+    )
 
 
 @_threaded

@@ -27,6 +27,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 
 from learnerledger import __version__
 from learnerledger.errors import LearnerLedgerError
+from learnerledger.merge.money import dollars
 from learnerledger.web.auth import Session, Users, same_secret
 
 __all__ = [
@@ -194,6 +195,7 @@ def environment() -> Environment:
     env.filters["label"] = lambda s: str(s or "").replace("_", " ")
     env.filters["when"] = _when
     env.filters["money"] = _money
+    env.filters["dollars"] = lambda value: dollars(Decimal(str(value or 0)))
     return env
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 from learnerledger.config import Config
 from learnerledger.errors import JobRunning, LearnerLedgerError
@@ -24,10 +24,22 @@ from learnerledger.jobs import ProgressEvent, ProgressListener, check_not_runnin
 from learnerledger.store import Store
 
 if TYPE_CHECKING:
+    from learnerledger.merge import ApplyReport, PlanReport, VerifyReport
     from learnerledger.resync import Reconciliation, WisenetTarget
     from learnerledger.sources.wisenet import WisenetClient, WisenetConnection
 
-__all__ = ["JOBS", "BackgroundJobs", "JobSpec", "Outcome", "Reconciled", "Task", "spec"]
+__all__ = [
+    "JOBS",
+    "MERGE_STEPS",
+    "BackgroundJobs",
+    "JobSpec",
+    "Kept",
+    "MergeKept",
+    "Outcome",
+    "Reconciled",
+    "Task",
+    "spec",
+]
 
 log = logging.getLogger("learnerledger.web")
 
@@ -45,25 +57,44 @@ Work = Callable[..., _Report]
 
 @dataclass
 class Outcome:
-    """How a job made of several runs ended (the History has each run), and the
-    reconciliation it made, if any."""
+    """How a job made of several runs ended (the History has each run), and the result it
+    made that the pages show, if any: a reconciliation, or a merge plan, apply or verify."""
 
     status: str
     message: str
     run_id: int | None
     reconciliation: Reconciliation | None = None
+    merge: PlanReport | ApplyReport | VerifyReport | None = None
+
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
-class Reconciled:
-    """The last reconciliation this server made for an organisation: the same result as
-    ``learnerledger report reconcile`` prints, and when and by whom it was made."""
+class Kept(Generic[R]):
+    """A result this server made for an organisation and keeps in memory for its pages: the
+    same result as the command prints, and when and by whom it was made."""
 
     connection_id: int
-    result: Reconciliation
+    result: R
     run_id: int | None
     made: datetime
     started_by: str
+
+
+# The last reconciliation: ``learnerledger report reconcile``'s result.
+Reconciled = Kept["Reconciliation"]
+# The merge jobs by their step on the Merge page: ``learnerledger merge plan|apply|verify``.
+MERGE_STEPS = {"merge plan": "plan", "merge apply": "apply", "merge verify": "verify"}
+
+
+@dataclass(frozen=True)
+class MergeKept:
+    """The last merge plan, apply and verify this server made for an organisation."""
+
+    plan: Kept[PlanReport] | None = None
+    apply: Kept[ApplyReport] | None = None
+    verify: Kept[VerifyReport] | None = None
 
 
 @dataclass(frozen=True)
@@ -125,7 +156,7 @@ class BackgroundJobs:
         self.keep = keep
         self._tasks: dict[int, Task] = {}
         self._threads: dict[int, threading.Thread] = {}
-        self._reconciled: dict[int, Reconciled] = {}
+        self._kept: dict[tuple[int, str], Kept[Any]] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -195,7 +226,13 @@ class BackgroundJobs:
         try:
             report = spec.work(self.store, self.config, task.connection_id, listen, **options)
             if isinstance(report, Outcome) and report.reconciliation is not None:
-                self._keep_reconciliation(task, report.reconciliation)
+                from learnerledger.resync.reconcile import JOB
+                from learnerledger.store import history
+
+                run = history.last_run(self.store, JOB, task.connection_id)
+                self._keep(task, "reconcile", report.reconciliation, run.id if run else None)
+            if isinstance(report, Outcome) and report.merge is not None:
+                self._keep(task, MERGE_STEPS[task.job], report.merge, report.merge.run_id)
             task.status = report.status
             task.message = report.message
             if report.run_id is not None:
@@ -214,24 +251,22 @@ class BackgroundJobs:
             task.finished = datetime.now(UTC)
             log.info("job %s (task %d) %s", spec.name, task.id, task.status)
 
-    def _keep_reconciliation(self, task: Task, result: Reconciliation) -> None:
-        from learnerledger.resync.reconcile import JOB
-        from learnerledger.store import history
-
-        run = history.last_run(self.store, JOB, task.connection_id)
+    def _keep(self, task: Task, what: str, result: Any, run_id: int | None) -> None:
+        kept = Kept(task.connection_id, result, run_id, datetime.now(UTC), task.started_by)
         with self._lock:
-            self._reconciled[task.connection_id] = Reconciled(
-                connection_id=task.connection_id,
-                result=result,
-                run_id=run.id if run else None,
-                made=datetime.now(UTC),
-                started_by=task.started_by,
-            )
+            self._kept[(task.connection_id, what)] = kept
 
     def reconciled(self, connection_id: int) -> Reconciled | None:
         """The last reconciliation this server made for the organisation, or None."""
         with self._lock:
-            return self._reconciled.get(connection_id)
+            return cast("Reconciled | None", self._kept.get((connection_id, "reconcile")))
+
+    def merged(self, connection_id: int) -> MergeKept:
+        """The last merge plan, apply and verify this server made for the organisation."""
+        with self._lock:
+            return MergeKept(
+                **{step: self._kept.get((connection_id, step)) for step in MERGE_STEPS.values()}
+            )
 
     def _forget_old(self) -> None:
         finished = [t for t in self._tasks.values() if t.status != "running"]
@@ -470,6 +505,47 @@ def resync_both_job(
     )
 
 
+def merge_plan_job(
+    store: Store, config: Config, connection_id: int, listen: ProgressListener
+) -> Outcome:
+    """``merge plan``: every confirmed cluster read afresh and planned; nothing is written."""
+    from learnerledger.merge import merge_plan
+
+    with _xero(store, config, connection_id) as client:
+        report = merge_plan(store, client, mapping=_mapping(config), on_progress=listen)
+    return Outcome(report.status, report.message, None, merge=report if report.plan else None)
+
+
+def merge_apply_job(
+    store: Store,
+    config: Config,
+    connection_id: int,
+    listen: ProgressListener,
+    *,
+    archive: bool = True,
+) -> Outcome:
+    """``merge apply`` (``--no-archive`` without ``archive``): what the API can move moves,
+    the rest goes on the worklist for Xero's Merge."""
+    from learnerledger.merge import merge_apply
+
+    with _xero(store, config, connection_id) as client:
+        report = merge_apply(
+            store, client, mapping=_mapping(config), archive=archive, on_progress=listen
+        )
+    return Outcome(report.status, report.message, report.run_id, merge=report)
+
+
+def merge_verify_job(
+    store: Store, config: Config, connection_id: int, listen: ProgressListener
+) -> Outcome:
+    """``merge verify``: how each cluster's merge stands now, read afresh."""
+    from learnerledger.merge import merge_verify
+
+    with _xero(store, config, connection_id) as client:
+        report = merge_verify(store, client, mapping=_mapping(config), on_progress=listen)
+    return Outcome(report.status, report.message, report.run_id, merge=report)
+
+
 JOBS: tuple[JobSpec, ...] = (
     JobSpec("sync learners", "Sync learners to Xero", sync_learners_job),
     JobSpec("find duplicates", "Find duplicates", find_duplicates_job),
@@ -493,6 +569,9 @@ JOBS: tuple[JobSpec, ...] = (
         frames=("sync learners", "resync documents", "report reconcile"),
     ),
     JobSpec("report reconcile", "Reconcile Xero with the SMS", reconcile_job),
+    JobSpec("merge plan", "Make the merge plan", merge_plan_job),
+    JobSpec("merge apply", "Apply the merge plan", merge_apply_job),
+    JobSpec("merge verify", "Verify the merges", merge_verify_job),
 )
 _SPECS = {spec.name: spec for spec in JOBS}
 

@@ -4,6 +4,8 @@ CLI command calls; long jobs start in the background (``web/jobs.py``)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 import secrets
 import time
@@ -13,7 +15,7 @@ from typing import Any
 import httpx
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from learnerledger.errors import LearnerLedgerError
@@ -21,8 +23,9 @@ from learnerledger.resync import Scope, resync_scope
 from learnerledger.resync.reconcile import reconciliation_csv as reconciliation_text
 from learnerledger.store import connections, history, load_secret_box
 from learnerledger.web import documents, views
+from learnerledger.web import merge as merge_view
 from learnerledger.web.frame import back, page, render
-from learnerledger.web.jobs import JOBS, spec
+from learnerledger.web.jobs import JOBS, BackgroundJobs, Task, spec
 
 __all__ = ["routes"]
 
@@ -157,11 +160,133 @@ def decide(request: Request, form: FormData | None) -> Response:
     return RedirectResponse(target + (f"#{anchor}" if anchor else ""), status_code=303)
 
 
+# -- merge ------------------------------------------------------------------------------------
+
+
 @page
 def merge_page(request: Request, form: FormData | None) -> Response:
+    q = request.query_params
     org = _org(request)
-    data = views.merge_clusters(request.app.state.store, org)
+    data = merge_view.merge(
+        request.app.state.store,
+        org,
+        request.app.state.jobs,
+        state=q.get("state") or None,
+        page=views.number(q.get("page")),
+    )
     return render(request, "merge.html", {**data, "org": org, "title": "Merge"})
+
+
+def _start_for(
+    request: Request, org: views.Organisation, name: str, options: dict[str, Any] | None
+) -> Task:
+    jobs: BackgroundJobs = request.app.state.jobs
+    return jobs.start(
+        spec(name),
+        connection_id=org.id,
+        organisation=org.name,
+        user=_user(request),
+        options=options,
+    )
+
+
+def _start(
+    request: Request,
+    form: FormData | None,
+    name: str,
+    back_to: str,
+    options: dict[str, Any] | None = None,
+) -> Response:
+    """Start the job ``name`` for the organisation the form names, in the background, and
+    go back to ``back_to`` (for that organisation), which shows its result when it ends."""
+    org = _connected_org(request, form)
+    task = _start_for(request, org, name, options)
+    _notice(
+        request,
+        "ok",
+        f"{task.title} started for {org.name}: this page shows the result when it ends.",
+    )
+    return RedirectResponse(f"{back_to}?org={org.id}", status_code=303)
+
+
+@page
+def merge_plan(request: Request, form: FormData | None) -> Response:
+    """Make the plan: ``merge plan`` in the background (it reads every cluster in Xero)."""
+    return _start(request, form, "merge plan", "/merge")
+
+
+@page
+def merge_apply(request: Request, form: FormData | None) -> Response:
+    """Apply the plan: ``merge apply`` (``--no-archive`` when asked) in the background."""
+    options = {"archive": not _text(form, "no_archive")}
+    return _start(request, form, "merge apply", "/merge", options)
+
+
+@page
+def merge_verify(request: Request, form: FormData | None) -> Response:
+    """Verify now: ``merge verify`` in the background."""
+    return _start(request, form, "merge verify", "/merge")
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower() or "organisation"
+
+
+def _not_yet(request: Request, title: str, message: str) -> Response:
+    """A download of something this server has not made yet: what to press first."""
+    return render(request, "error.html", {"title": title, "message": message}, status_code=404)
+
+
+def _held_worklist(request: Request) -> tuple[views.Organisation, Any, list[Any]] | None:
+    org = _org(request)
+    if org is None:
+        return None
+    source, items = merge_view.worklist(request.app.state.jobs.merged(org.id))
+    return None if source is None else (org, source, items)
+
+
+_NO_WORKLIST = (
+    "This server has made no worklist for this organisation yet: press Apply the plan (or "
+    "Verify now) on the Merge page, then download it."
+)
+
+
+@page
+def merge_worklist_csv(request: Request, form: FormData | None) -> Response:
+    """The worklist on the Merge page, as ``merge apply --worklist-csv`` writes it."""
+    from learnerledger.merge import worklist_csv
+
+    held = _held_worklist(request)
+    if held is None:
+        return _not_yet(request, "No worklist yet", _NO_WORKLIST)
+    org, source, items = held
+    name = f"merge-worklist-{_slug(org.name)}-{source.made:%Y-%m-%d}.csv"
+    return Response(
+        worklist_csv(items),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@page
+def merge_worklist_html(request: Request, form: FormData | None) -> Response:
+    """The worklist as the printable page ``merge apply --worklist-html`` writes. It holds its
+    own style sheet, which its Content-Security-Policy allows by its hash alone."""
+    from learnerledger.merge import worklist_html
+
+    held = _held_worklist(request)
+    if held is None:
+        return _not_yet(request, "No worklist yet", _NO_WORKLIST)
+    org, source, items = held
+    made = source.made.astimezone().strftime("%Y-%m-%d %H:%M")
+    text = worklist_html(items, organisation=org.name, generated=made)
+    hashes = [
+        "'sha256-" + base64.b64encode(hashlib.sha256(style.encode()).digest()).decode() + "'"
+        for style in re.findall(r"<style>(.*?)</style>", text, flags=re.S)
+    ]
+    styles = " ".join(hashes) or "'none'"
+    policy = f"default-src 'none'; style-src {styles}; base-uri 'none'; frame-ancestors 'none'"
+    return HTMLResponse(text, headers={"Content-Security-Policy": policy})
 
 
 # -- documents ----------------------------------------------------------------------------
@@ -277,18 +402,13 @@ def reconciliation_csv(request: Request, form: FormData | None) -> Response:
     org = _org(request)
     held = request.app.state.jobs.reconciled(org.id) if org else None
     if org is None or held is None:
-        return render(
+        return _not_yet(
             request,
-            "error.html",
-            {
-                "title": "No reconciliation yet",
-                "message": "This server has made no reconciliation of this organisation yet: "
-                "press Reconcile now on the Reconciliation page, then download it.",
-            },
-            status_code=404,
+            "No reconciliation yet",
+            "This server has made no reconciliation of this organisation yet: press Reconcile "
+            "now on the Reconciliation page, then download it.",
         )
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", org.name).strip("-").lower() or "organisation"
-    name = f"reconciliation-{slug}-{held.made:%Y-%m-%d}.csv"
+    name = f"reconciliation-{_slug(org.name)}-{held.made:%Y-%m-%d}.csv"
     return Response(
         reconciliation_text(held.result),
         media_type="text/csv; charset=utf-8",
@@ -299,16 +419,7 @@ def reconciliation_csv(request: Request, form: FormData | None) -> Response:
 @page
 def reconcile(request: Request, form: FormData | None) -> Response:
     """Reconcile now: ``report reconcile`` in the background."""
-    org = _connected_org(request, form)
-    task = request.app.state.jobs.start(
-        spec("report reconcile"), connection_id=org.id, organisation=org.name, user=_user(request)
-    )
-    _notice(
-        request,
-        "ok",
-        f"{task.title} started for {org.name}: this page shows the result when it ends.",
-    )
-    return RedirectResponse(f"/documents/reconciliation?org={org.id}", status_code=303)
+    return _start(request, form, "report reconcile", "/documents/reconciliation")
 
 
 # -- history --------------------------------------------------------------------------------
@@ -661,13 +772,7 @@ def resync(request: Request, form: FormData | None) -> Response:
             ", what changed since the last resync" if scope.incremental and not scope.first else ""
         )
         span = f" (documents dated {scope.date_from} to {scope.date_to}{how})"
-    task = request.app.state.jobs.start(
-        spec(name),
-        connection_id=org.id,
-        organisation=org.name,
-        user=_user(request),
-        options=options,
-    )
+    task = _start_for(request, org, name, options)
     after = (
         "; the Documents page shows the reconciliation when it ends"
         if options.get("then_reconcile")
@@ -688,6 +793,11 @@ def routes() -> list[Route]:
         Route("/duplicates", duplicates_page, name="duplicates"),
         Route("/duplicates/decide", decide, methods=["POST"], name="decide"),
         Route("/merge", merge_page, name="merge"),
+        Route("/merge/plan", merge_plan, methods=["POST"], name="merge_plan"),
+        Route("/merge/apply", merge_apply, methods=["POST"], name="merge_apply"),
+        Route("/merge/verify", merge_verify, methods=["POST"], name="merge_verify"),
+        Route("/merge/worklist.csv", merge_worklist_csv, name="merge_worklist_csv"),
+        Route("/merge/worklist.html", merge_worklist_html, name="merge_worklist_html"),
         Route("/documents", documents_page, name="documents"),
         Route("/documents/unmatched", unmatched_page, name="documents_unmatched"),
         Route(

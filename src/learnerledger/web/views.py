@@ -27,7 +27,6 @@ __all__ = [
     "dashboard",
     "duplicate_clusters",
     "learners",
-    "merge_clusters",
     "number",
     "organisations",
     "resync_defaults",
@@ -54,13 +53,16 @@ class Organisation:
     state: str
     state_detail: str
     connected_utc: datetime | None
+    base_url: str = ""  # Xero's API, or a sandbox's: where its contacts open (merge.worklist)
 
 
 def organisations(store: Store) -> list[Organisation]:
     """The Xero organisations ever connected, disconnected ones included."""
     since = listing.connected_since(store)
     return [
-        Organisation(c.id, c.name, c.tenant_id or "", c.state, c.state_detail, since.get(c.id))
+        Organisation(
+            c.id, c.name, c.tenant_id or "", c.state, c.state_detail, since.get(c.id), c.base_url
+        )
         for c in connections.list_connections(store, "xero")
     ]
 
@@ -418,39 +420,6 @@ def duplicate_clusters(
         "page": page,
         "pages": max(1, -(-len(refs) // 20)),
     }
-
-
-def merge_clusters(store: Store, org: Organisation | None) -> dict[str, Any]:
-    """The confirmed clusters: each learner's survivor and the legacy contacts to merge in."""
-    if org is None:
-        return {"organisation": None, "clusters": []}
-    pairs = duplicates.list_pairs(store, org.id, status="confirmed")
-    contacts = listing.contacts_by_id(
-        store,
-        org.id,
-        {p.contact_id for p in pairs} | {p.survivor_id for p in pairs if p.survivor_id},
-    )
-    by_ref: dict[str, list[duplicates.StoredPair]] = {}
-    for pair in pairs:
-        by_ref.setdefault(pair.ref_internal, []).append(pair)
-
-    def name(contact_id: str | None) -> str | None:
-        found = contacts.get(contact_id or "")
-        return found.name if found else None
-
-    clusters = [
-        {
-            "ref_internal": ref,
-            "survivor_id": next((p.survivor_id for p in found if p.survivor_id), None),
-            "survivor_name": name(next((p.survivor_id for p in found if p.survivor_id), None)),
-            "legacy": [
-                {"contact_id": p.contact_id, "name": name(p.contact_id), "score": p.score}
-                for p in found
-            ],
-        }
-        for ref, found in sorted(by_ref.items())
-    ]
-    return {"organisation": org.name, "clusters": clusters}
 
 
 # -- history --------------------------------------------------------------------------------

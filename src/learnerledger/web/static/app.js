@@ -98,6 +98,26 @@
     window.setTimeout(poll, 1000);
   }
 
+  // A job started here, followed by its task as /api/jobs lists it (a merge plan has no run
+  // record to follow).
+  function watchTask(box) {
+    var id = Number(box.getAttribute("data-task"));
+    var shown = box.querySelector('[data-progress="' + id + '"]');
+    function poll() {
+      fetch("/api/jobs", { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (found) {
+          if (!found) { return; }
+          var task = found.jobs.filter(function (t) { return t.id === id; })[0];
+          if (!task || task.status !== "running") { window.location.reload(); return; }
+          if (shown) { showProgress(shown, task); }
+          window.setTimeout(poll, 1000);
+        })
+        .catch(function () { window.setTimeout(poll, 3000); });
+    }
+    window.setTimeout(poll, 1000);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     if (pairs().length) {
       document.addEventListener("keydown", onKey);
@@ -105,5 +125,6 @@
       restoreFocus();
     }
     Array.prototype.forEach.call(document.querySelectorAll("[data-run]"), watch);
+    Array.prototype.forEach.call(document.querySelectorAll("[data-task]"), watchTask);
   });
 })();
