@@ -38,6 +38,18 @@ def test_the_sandbox_seed_command(tmp_path: Path) -> None:
     assert "Traceback" not in again.output
 
 
+def test_the_sandbox_seed_without_invoices(tmp_path: Path) -> None:
+    db = tmp_path / "w.db"
+    with_invoices = run(tmp_path, "sandbox", "wisenet", "seed", "--db", str(db), "--scale", "0.1")
+    assert with_invoices.exit_code == 0, with_invoices.output
+    assert not with_invoices.stdout.rstrip().endswith(f"and 0 invoices into {db}.")
+    args = ("sandbox", "wisenet", "seed", "--db", str(db), "--scale", "0.1", "--replace")
+    without = run(tmp_path, *args, "--no-invoices")
+    assert without.exit_code == 0, without.output
+    assert without.stdout.rstrip().endswith(f"and 0 invoices into {db}.")
+    assert "Seeded 60 learners" in without.stdout
+
+
 def test_connect_then_pull_learners(tmp_path: Path, wisenet_sandbox: WisenetSandbox) -> None:
     home = tmp_path / "home"
     connected = run(

@@ -232,6 +232,27 @@ def xero_merge(
     click.echo(f"Merged {row.data.get('Name')!r} ({row.contact_id}) into {row.merged_to}.")
 
 
+@xero.command("restore")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help=_XERO_DB_HELP)
+@click.option("--tenant", help="Organisation (tenant id); default: Demo Training Co.")
+@click.argument("contact_id")
+@click.pass_context
+def xero_restore(ctx: click.Context, db: Path | None, tenant: str | None, contact_id: str) -> None:
+    """Do what Xero's Restore does: make the archived contact CONTACT_ID active again."""
+    from learnerledger.sandbox.xero import DEFAULT_TENANT_ID, Clock, SandboxStore
+    from learnerledger.sandbox.xero.webapp import MergeRefused, restore_in
+
+    path = _xero_db(ctx, db)
+    if not path.exists():
+        raise SandboxError(f"There is no sandbox database at {path}.", fix="Check --db.")
+    store = SandboxStore(path)
+    try:
+        row = restore_in(store, tenant or DEFAULT_TENANT_ID, contact_id, now_ms=Clock().now_ms())
+    except MergeRefused as exc:
+        raise SandboxError(f"Restore refused: {exc}") from None
+    click.echo(f"Restored {row.data.get('Name')!r} ({row.contact_id}).")
+
+
 # -- the Wisenet sandbox ------------------------------------------------------------------------
 
 _WISENET_DB_HELP = "The sandbox's SQLite file (default: HOME/sandbox/wisenet.db)."
@@ -333,16 +354,28 @@ def wisenet(
     help="Size: 1 is 600 learners.",
 )
 @click.option("--replace", is_flag=True, help="Delete the sandbox's learners and records first.")
+@click.option(
+    "--no-invoices",
+    is_flag=True,
+    help="Leave out the invoices of an earlier integration, as before a first resync.",
+)
 @click.pass_context
 def wisenet_seed(
-    ctx: click.Context, db: Path | None, seed_value: int, scale: float, replace: bool
+    ctx: click.Context,
+    db: Path | None,
+    seed_value: int,
+    scale: float,
+    replace: bool,
+    no_invoices: bool,
 ) -> None:
     """Fill the sandbox with Demo Training Co's learners, workplaces, positions and invoices."""
     from learnerledger.sandbox.wisenet import SeedConflict, seed_account
 
     path, store = _wisenet_store(ctx, db)
     try:
-        report = seed_account(store, seed=seed_value, scale=scale, replace=replace)
+        report = seed_account(
+            store, seed=seed_value, scale=scale, replace=replace, invoices=not no_invoices
+        )
     except SeedConflict as exc:
         raise SandboxError(str(exc)) from None
     finally:

@@ -131,6 +131,16 @@ def test_seed_and_merge_commands(tmp_path: Path) -> None:
         after = count_contacts(conn, DEFAULT_TENANT_ID)
     store.close()
     assert after["ARCHIVED"] == before["ARCHIVED"] + 1
+    restored = runner.invoke(main, ["sandbox", "xero", "restore", "--db", str(db), source])
+    assert restored.exit_code == 0, restored.output
+    assert source in restored.output
+    again = runner.invoke(main, ["sandbox", "xero", "restore", "--db", str(db), source])
+    assert again.exit_code == 1
+    assert "Restore refused" in again.output
+    store = SandboxStore(db)
+    with store.read() as conn:
+        assert count_contacts(conn, DEFAULT_TENANT_ID) == before
+    store.close()
 
 
 def test_bad_client_option_is_a_clear_error(tmp_path: Path) -> None:
