@@ -138,6 +138,11 @@ def test_documents_are_classified_with_their_reasons() -> None:
             "blocked",
             "a prepayment of $300.00 received 2026-10-01: Xero's API cannot re-point prepayments",
         ),
+        (
+            doc(LEGACY, kind="overpayment", total="12.5"),
+            "blocked",
+            "an overpayment of $12.50 received 2026-10-01: Xero's API cannot re-point overpayments",
+        ),
     ]
     for document, action, reason in cases:
         assert classify(document) == (action, reason), document.status

@@ -61,7 +61,7 @@ def _finish_pull(ctx: click.Context, run: Any, as_json: bool) -> None:
             line(
                 f"{run.organisation} {s.stream}: {s.written:,} mirrored, "
                 f"{s.unchanged:,} already up to date, {s.rejected:,} unreadable "
-                f"({s.pages} pages)."
+                f"({count(s.pages, 'page')})."
             )
         line(f"{count(run.calls, 'call')} to Xero.")
 
@@ -185,8 +185,8 @@ def pull_learners_command(
             note(f"  skipped {skipped['record']}: {skipped['message']}")
         if result.warnings:
             note(
-                f"  {result.warnings} values kept as Wisenet had them (see each learner's "
-                "warnings)."
+                f"  {count(result.warnings, 'value')} kept as Wisenet had them (see each "
+                "learner's warnings)."
             )
         line(f"{count(result.calls, 'call')} to Wisenet.")
 

@@ -412,7 +412,8 @@ def classify(doc: MirroredDocument) -> tuple[str, str]:
     if doc.kind in ("prepayment", "overpayment"):
         when = f" received {doc.date.isoformat()}" if doc.date else ""
         return "blocked", (
-            f"a {label} of {dollars(doc.total)}{when}: Xero's API cannot re-point {label}s"
+            f"{'an' if label[0] in 'aeiou' else 'a'} {label} of {dollars(doc.total)}{when}: "
+            f"Xero's API cannot re-point {label}s"
         )
     if status == "DELETED":
         return "left", "deleted: it carries no money and needs no move"
@@ -561,8 +562,9 @@ def _legacy_plan(contact_id: str, survivor_id: str, facts: _Facts) -> tuple[Lega
                 ref,
                 "problem",
                 docs,
-                f"{c.name!r} is archived but still holds {count(len(live), 'document')}: "
-                "restore it in Xero (Contacts › Archived › Restore) so that it can be merged.",
+                f"{c.name!r} (ContactID {contact_id}) is archived but still holds "
+                f"{count(len(live), 'document')}: restore it in Xero (Contacts › Archived › "
+                "Restore), then run `learnerledger merge apply` again so that it can be merged.",
             ), "archived_with_documents"
         return LegacyPlan(ref, "archived", docs), None
     if any(d.action == "blocked" for d in docs):

@@ -23,6 +23,7 @@ from learnerledger.sources.wisenet.mapping import (
 from learnerledger.store import Store
 from learnerledger.store import connections as stored_connections
 from learnerledger.store.learners import flagged_source_ids, set_sync_to_xero, upsert_learners
+from learnerledger.text import count
 
 __all__ = ["PullResult", "pull_learners"]
 
@@ -256,7 +257,7 @@ def _pull(pull: _Pull) -> None:
         _save_state(pull.store, pull.key, {"watermark": _iso(result.watermark), "pass": None})
     pull.job.resume_at(None)
     pull.job.message = (
-        f"{result.read} learners read: {result.inserted} new, {result.updated} changed, "
+        f"{count(result.read, 'learner')} read: {result.inserted} new, {result.updated} changed, "
         f"{result.unchanged} unchanged; {result.unflagged} no longer flagged for Xero."
     )
 
