@@ -126,7 +126,6 @@ def _free_port() -> int:
 @dataclass
 class Ran:
     command: str
-    returncode: int
     output: str
 
 
@@ -142,6 +141,7 @@ class Rehearsal:
     merged_by_hand: int = 0
     restored: int = 0
     decided: dict[str, int] = field(default_factory=dict)
+
     # -- the rehearsal table's substitutions ---------------------------------------------------
 
     def url(self, port: int) -> str:
@@ -178,7 +178,7 @@ class Rehearsal:
 
     # -- running -------------------------------------------------------------------------------
 
-    def run(self, command: str, *, stdin: str = "", expect: int = 0) -> Ran:
+    def run(self, command: str, *, stdin: str = "") -> Ran:
         done = subprocess.run(
             ["bash", "-c", command],
             cwd=self.cwd,
@@ -188,9 +188,9 @@ class Rehearsal:
             text=True,
             timeout=600,
         )
-        ran = Ran(command, done.returncode, done.stdout + done.stderr)
+        ran = Ran(command, done.stdout + done.stderr)
         self.ran.append(ran)
-        assert done.returncode == expect, f"{command} exited {done.returncode}:\n{ran.output}"
+        assert done.returncode == 0, f"{command} exited {done.returncode}:\n{ran.output}"
         assert "Traceback" not in ran.output, f"{command}:\n{ran.output}"
         return ran
 

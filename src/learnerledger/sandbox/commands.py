@@ -1,4 +1,4 @@
-"""``learnerledger sandbox``: serve, seed and merge in the Xero and Wisenet sandboxes.
+"""``learnerledger sandbox``: serve, seed, merge and restore in the Xero and Wisenet sandboxes.
 
 The commands parse their options, call the sandboxes and print what happened; the sandboxes'
 own modules do the work (and the SQL). They import a sandbox only when one of its commands
@@ -9,6 +9,7 @@ over the main command's ``--config``, ``--home`` and ``--database-url``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,8 @@ from learnerledger.errors import SandboxError
 
 if TYPE_CHECKING:
     from learnerledger.sandbox.wisenet import SandboxStore as WisenetStore
+    from learnerledger.sandbox.xero import SandboxStore
+    from learnerledger.sandbox.xero.contacts import ContactRow
 
 __all__ = ["sandbox"]
 
@@ -203,6 +206,23 @@ def xero_seed(
     )
 
 
+def _in_contacts_screen(
+    ctx: click.Context, db: Path | None, act: Callable[[SandboxStore, int], ContactRow]
+) -> ContactRow:
+    """Play one of Xero's Contacts-screen actions on the sandbox's file (with or without a
+    running server); ``act`` raises MergeRefused with the reason when Xero would refuse."""
+    from learnerledger.sandbox.xero import Clock, SandboxStore
+
+    path = _xero_db(ctx, db)
+    if not path.exists():
+        raise SandboxError(f"There is no sandbox database at {path}.", fix="Check --db.")
+    store = SandboxStore(path)
+    try:
+        return act(store, Clock().now_ms())
+    finally:
+        store.close()
+
+
 @xero.command("merge")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help=_XERO_DB_HELP)
 @click.option("--tenant", help="Organisation (tenant id); default: Demo Training Co.")
@@ -216,16 +236,13 @@ def xero_merge(
 
     SOURCE_ID is archived and points at TARGET_ID with MergedToContactID.
     """
-    from learnerledger.sandbox.xero import DEFAULT_TENANT_ID, Clock, SandboxStore
+    from learnerledger.sandbox.xero import DEFAULT_TENANT_ID
     from learnerledger.sandbox.xero.webapp import MergeRefused, merge_in
 
-    path = _xero_db(ctx, db)
-    if not path.exists():
-        raise SandboxError(f"There is no sandbox database at {path}.", fix="Check --db.")
-    store = SandboxStore(path)
+    tenant_id = tenant or DEFAULT_TENANT_ID
     try:
-        row = merge_in(
-            store, tenant or DEFAULT_TENANT_ID, source_id, target_id, now_ms=Clock().now_ms()
+        row = _in_contacts_screen(
+            ctx, db, lambda store, now: merge_in(store, tenant_id, source_id, target_id, now_ms=now)
         )
     except MergeRefused as exc:
         raise SandboxError(f"Merge refused: {exc}") from None
@@ -239,15 +256,14 @@ def xero_merge(
 @click.pass_context
 def xero_restore(ctx: click.Context, db: Path | None, tenant: str | None, contact_id: str) -> None:
     """Do what Xero's Restore does: make the archived contact CONTACT_ID active again."""
-    from learnerledger.sandbox.xero import DEFAULT_TENANT_ID, Clock, SandboxStore
+    from learnerledger.sandbox.xero import DEFAULT_TENANT_ID
     from learnerledger.sandbox.xero.webapp import MergeRefused, restore_in
 
-    path = _xero_db(ctx, db)
-    if not path.exists():
-        raise SandboxError(f"There is no sandbox database at {path}.", fix="Check --db.")
-    store = SandboxStore(path)
+    tenant_id = tenant or DEFAULT_TENANT_ID
     try:
-        row = restore_in(store, tenant or DEFAULT_TENANT_ID, contact_id, now_ms=Clock().now_ms())
+        row = _in_contacts_screen(
+            ctx, db, lambda store, now: restore_in(store, tenant_id, contact_id, now_ms=now)
+        )
     except MergeRefused as exc:
         raise SandboxError(f"Restore refused: {exc}") from None
     click.echo(f"Restored {row.data.get('Name')!r} ({row.contact_id}).")
